@@ -1,19 +1,28 @@
-/* sluice: command-line entry point.  Parses the subcommand and hands over;
- * all state is created here and passed down, none is global. */
+/* sluice: command-line entry point.  Picks the subcommand and hands over;
+ * all state is created by the subcommand and passed down, none is global. */
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "sluice_version.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{ "replay", sl_cmd_replay, "inspect pcap/pcapng captures offline, write EVE JSON events" },
+};
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: sluice <command> [options]\n"
-		"\n"
-		"commands:\n"
-		"  replay FILE...     inspect pcap/pcapng captures offline, write EVE JSON\n"
-		"  --help             this text\n"
-		"  --version          print the version\n");
+	fprintf(f, "usage: sluice <command> [options]   (sluice <command> --help for more)\n\n"
+		   "commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\n  --help     this text\n  --version  print the version\n");
 }
 
 int main(int argc, char **argv)
@@ -22,14 +31,18 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);
 		return 0;
 	}
-	if (strcmp(argv[1], "--version") == 0) {
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
 		printf("sluice %s\n", SLUICE_VERSION);
 		return 0;
 	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
 	fprintf(stderr, "sluice: unknown command '%s' (try: sluice --help)\n", argv[1]);
 	return 2;
 }

@@ -20,7 +20,46 @@
  * still delivers that part's raw bytes with raw_fallback set: nothing escapes
  * inspection because it was malformed.
  *
- * Memory is bounded by sl_mime_limits, independent of message size. */
+ * Memory is bounded by sl_mime_limits, independent of message size.
+ *
+ * Callback order.  For a part with several readings, part_begin of every
+ * reading comes first, then their part_data interleave (all readings of a
+ * part are fed from the same input bytes, so they advance together), then
+ * part_end of each; a reading found mid-part (base64 data after '=') begins
+ * when it is found.  A uuencoded block inside a text part is a part of its
+ * own (kind SL_MIME_KIND_UUENCODE) opened and closed while that text part is
+ * open.  Otherwise parts do not overlap.  Callbacks must not call back into
+ * the decoder.
+ *
+ * Bytes of a body.  A body is everything after the blank line ending the
+ * headers up to the line ending before the next delimiter line: that CRLF
+ * (or LF) belongs to the delimiter (RFC 2046 5.1.1; Python's email package
+ * does the same, including for a last part cut by the end of the message).
+ * A delimiter line is "--" boundary, optionally "--", optional spaces/tabs,
+ * and the line ending; it is matched at the start of a line after LF only (a
+ * line starting with "--boundary" and other text raises
+ * mime.boundary_lookalike).  A line that matches the boundary of any open
+ * multipart closes every part inside it, the outermost match winning.
+ * Everything else, CRs included, is body.  Top-level bodies keep their last
+ * line ending.
+ *
+ * Headers.  Unfolded, leading/trailing whitespace trimmed, RFC 2047 words
+ * decoded to UTF-8 (also inside parameters, as clients do); names as written.
+ * value is NUL-terminated and vlen long; it is UTF-8 unless an anomaly says
+ * otherwise (mime.header_8bit, mime.charset_unknown keep raw bytes).  As in
+ * Python: a line that is not a field ends the headers and starts the body
+ * (mime.header_no_colon), ":x" is a field with an empty name, a first
+ * "From " line is skipped; unlike Python, "Name : x" is a field
+ * (mime.header_name_space), as clients read it.
+ *
+ * Structure decisions, each with its anomaly: multipart without boundary ->
+ * one raw part; first delimiter never seen -> the preamble part is the body;
+ * two boundaries declared -> either delimits; delimiter after the close
+ * delimiter -> parts decoded again; message/rfc822 (and message/global)
+ * descended whatever its transfer encoding says (as Python); an entity with
+ * headers and no body -> an empty part; two delimiters in a row -> no part.
+ * Preamble and epilogue become parts (kind PREAMBLE/EPILOGUE) only when they
+ * hold more than 256 bytes of blank lines or any other byte. */
 #ifndef SL_MIME_H
 #define SL_MIME_H
 
@@ -32,33 +71,64 @@
 #include "counters.h"
 
 struct sl_mime_limits {
-	uint16_t max_depth;		/* multipart / message/rfc822 nesting (default 20) */
-	uint32_t max_parts;		/* parts per message (default 1000) */
-	uint32_t max_header_bytes;	/* one unfolded header field (default 64 KiB) */
-	uint32_t max_headers;		/* header fields per part (default 1000) */
-	uint16_t max_readings;		/* readings per ambiguous part (default 4) */
+	uint16_t max_depth;		/* multipart / message/rfc822 nesting (default 20);
+					   deeper: that entity is one raw part */
+	uint32_t max_parts;		/* part ids per message (default 1000); past it the
+					   rest of the message is one raw part (id max + 1) */
+	uint32_t max_header_bytes;	/* one header field, folded lines included (default
+					   64 KiB, at least 256); longer: the entity's rest is
+					   one raw part */
+	uint32_t max_headers;		/* header fields per part (default 1000); more: the
+					   entity's rest is one raw part */
+	uint16_t max_readings;		/* readings per ambiguous part (default 4, at most 16) */
 };
 
 void sl_mime_limits_default(struct sl_mime_limits *l);
+
+/* What a part is.  Only SL_MIME_KIND_BODY parts are entities of the MIME
+ * tree; the others are extra views the decoder adds so nothing goes
+ * uninspected. */
+enum sl_mime_kind {
+	SL_MIME_KIND_BODY = 0,		/* an entity's body (leaf) */
+	SL_MIME_KIND_PREAMBLE,		/* text before a multipart's first delimiter; when
+					   that delimiter never comes (mime.boundary_not_found)
+					   this is the whole body, as Python reads it */
+	SL_MIME_KIND_EPILOGUE,		/* text after a multipart's close delimiter */
+	SL_MIME_KIND_UUENCODE,		/* a begin/end uuencoded block inside a text body,
+					   decoded; the text part still carries it too */
+};
 
 /* What the decoder knows of a part.  Valid from part_begin to part_end
  * (header callbacks get the part whose headers are being read, with
  * fields filled as far as known). */
 struct sl_mime_part {
-	uint32_t id;			/* 1-based, document order; the message itself is 1 */
+	uint32_t id;			/* 1-based, document order; the message itself is 1.
+					   Containers (multipart, message/rfc822) take an id
+					   too but never get part_begin. */
 	uint32_t parent;		/* 0 for the top level */
 	uint16_t depth;			/* 0 for the top-level entity */
 	uint8_t reading;		/* which reading of this part (0 = primary) */
-	bool is_attachment;		/* filename given, or Content-Disposition: attachment */
-	bool is_text;			/* text/ and not an attachment */
+	uint8_t kind;			/* enum sl_mime_kind */
+	bool is_attachment;		/* filename/name given, Content-Disposition: attachment,
+					   or any non-text leaf */
+	bool is_text;			/* text/ (or no Content-Type) and not an attachment */
 	bool raw_fallback;		/* data is the raw, undecoded body */
 	const char *content_type;	/* lower-case "type/subtype" ("text/plain" by default) */
+	const char *alt_content_type;	/* a conflicting second Content-Type, or NULL */
 	const char *charset;		/* lower-case, or NULL */
-	const char *filename;		/* decoded UTF-8 (RFC 2231 / 2047), or NULL */
+	const char *disposition;	/* lower-case "attachment", "inline" ..., or NULL */
+	const char *filename;		/* decoded UTF-8 (RFC 2231 / 2047), or NULL; Python's
+					   choice: Content-Disposition filename, else
+					   Content-Type name */
+	const char *alt_filename;	/* the other name when clients could disagree (name vs
+					   filename, duplicate or RFC 2231 vs plain), or NULL */
 	const char *encoding;		/* lower-case transfer encoding as applied ("base64",
-					   "quoted-printable", "7bit", "uuencode" ...) */
+					   "quoted-printable", "7bit", "uuencode", "raw" ...) */
+	uint64_t prefix_bytes;		/* reading > 0 only: this reading's content is the first
+					   prefix_bytes bytes of reading 0 followed by the data
+					   delivered here (base64 data after a '=': see
+					   mime.base64_pad_mid) */
 };
-
 struct sl_mime_cb {
 	void (*header)(void *u, const struct sl_mime_part *p, const char *name,
 		       const char *value, size_t vlen);
@@ -72,6 +142,8 @@ struct sl_mime;
 struct sl_mime *sl_mime_new(const struct sl_mime_limits *lim, const struct sl_mime_cb *cb,
 			    void *u, struct sl_counters *ctr);
 void sl_mime_feed(struct sl_mime *m, const uint8_t *p, size_t n);
+/* Readies the decoder for another message, keeping its buffers. */
+void sl_mime_reset(struct sl_mime *m);
 /* End of message: closes every open part (a missing final boundary is an
  * anomaly, not a loss). */
 void sl_mime_finish(struct sl_mime *m);

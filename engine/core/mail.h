@@ -9,6 +9,9 @@
  *   begin -> field* -> data* -> end -> reply* -> done
  *                             \-> abort (never completed: gap, RSET, limit)
  *
+ * (IMAP: a UID the server sends after a FETCH literal arrives as a field
+ * between end and done.)
+ *
  * 'flow' is the opaque pointer the engine gave when it created the parser
  * state.  Strings passed in are borrowed for the call only. */
 #ifndef SL_MAIL_H

@@ -156,6 +156,9 @@ void sl_msg_anomaly(struct sl_msg *m, enum sl_anomaly a, enum sl_action action,
 		    const char *detail)
 {
 	sl_anomaly_set_add(&m->anomalies, a);
-	sl_verdict_add(&m->verdict, SL_REASON_ANOMALY, action, sl_anomaly_name(a),
-		       detail ? detail : sl_anomaly_desc(a), 0);
+	/* Anomalies that only inform stay in the anomaly list; the verdict
+	 * lists what made it worse than pass. */
+	if (action > SL_ACTION_PASS)
+		sl_verdict_add(&m->verdict, SL_REASON_ANOMALY, action, sl_anomaly_name(a),
+			       detail ? detail : sl_anomaly_desc(a), 0);
 }

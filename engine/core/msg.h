@@ -119,8 +119,8 @@ void sl_msg_ref(struct sl_msg *m);
 void sl_msg_unref(struct sl_msg *m);	/* destroy() at zero */
 static inline bool sl_msg_settled(const struct sl_msg *m) { return m->ended && m->pending == 0; }
 
-/* Records an anomaly on the message and adds it to the verdict with the
- * action the policy table gives (see sl_anomaly_default_action()). */
+/* Records an anomaly on the message and, when action is worse than pass,
+ * adds it to the verdict as a reason. */
 void sl_msg_anomaly(struct sl_msg *m, enum sl_anomaly a, enum sl_action action,
 		    const char *detail);
 

@@ -1,0 +1,8 @@
+/* The subcommands of the sluice binary.  Each takes the argument vector
+ * starting at its own name and returns the process exit status. */
+#ifndef SL_CMD_H
+#define SL_CMD_H
+
+int sl_cmd_replay(int argc, char **argv);
+
+#endif

@@ -1,0 +1,598 @@
+#include "message.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "log.h"
+#include "mailaddr.h"
+#include "packet.h"
+
+/* Leaf parts decoding at the same time: nesting depth x readings.  MIME
+ * closes a part before the next sibling starts, so this only grows with
+ * readings of one part; beyond it a part is still decoded but neither hashed
+ * nor streamed to sinks - which would be a silent pass, so the message gets
+ * mime.too_many_active and the raw object still carries every byte. */
+#define MAX_ACTIVE 32
+
+struct obj {
+	struct sl_object o;
+	uint32_t active;		/* bit i: sink i accepted begin() */
+};
+
+struct part_obj {
+	bool used;
+	uint32_t id;
+	uint8_t reading;
+	struct obj obj;
+	EVP_MD_CTX *sha;
+	FILE *ext;			/* extraction temp file */
+	char *ext_path;
+	const char *content_type, *filename, *encoding;	/* message-arena copies */
+	bool attachment, raw_fallback;
+	uint16_t depth;
+};
+
+struct sl_mail_txn {
+	struct sl_msg msg;		/* first: sl_txn_of() */
+	struct sl_txn_env *env;
+	struct sl_mime *mime;
+	EVP_MD_CTX *raw_sha;
+	struct obj raw;
+	struct part_obj parts[MAX_ACTIVE];
+	FILE *spool;
+	char *spool_path;
+	void *owner;
+	bool finished;			/* end or abort done */
+	struct sl_anomaly_set reported;	/* anomalies already passed to on_anomaly */
+};
+
+_Static_assert(offsetof(struct sl_mail_txn, msg) == 0, "msg must be first");
+
+struct sl_msg *sl_txn_msg(struct sl_mail_txn *t) { return &t->msg; }
+struct sl_mail_txn *sl_txn_of(struct sl_msg *m) { return (struct sl_mail_txn *)m; }
+const char *sl_txn_spool_path(const struct sl_mail_txn *t) { return t->spool_path; }
+void sl_txn_set_owner(struct sl_mail_txn *t, void *owner) { t->owner = owner; }
+void *sl_txn_owner(const struct sl_mail_txn *t) { return t->owner; }
+
+/* ---- objects: one begin/data/end fan-out to every interested sink ---- */
+
+static void obj_init(struct sl_mail_txn *t, struct obj *ob, enum sl_scope scope)
+{
+	memset(ob, 0, sizeof(*ob));
+	ob->o.scope = scope;
+	ob->o.msg = &t->msg;
+}
+
+static void obj_begin(struct sl_mail_txn *t, struct obj *ob)
+{
+	const struct sl_txn_env *env = t->env;
+
+	ob->active = 0;
+	for (unsigned i = 0; i < env->n_sinks && i < SL_SINK_MAX; i++) {
+		const struct sl_sink *s = &env->sinks[i];
+		if (!(s->ops->scopes & (1u << ob->o.scope)))
+			continue;
+		ob->o.state[i] = NULL;
+		if (s->ops->begin(s->self, &ob->o, &ob->o.state[i]) == 0)
+			ob->active |= 1u << i;
+	}
+}
+
+static void obj_data(struct sl_mail_txn *t, struct obj *ob, const uint8_t *p, size_t n)
+{
+	const struct sl_txn_env *env = t->env;
+
+	ob->o.size += n;
+	for (uint32_t a = ob->active; a; a &= a - 1) {
+		unsigned i = (unsigned)__builtin_ctz(a);
+		env->sinks[i].ops->data(env->sinks[i].self, &ob->o, ob->o.state[i], p, n);
+	}
+}
+
+static void obj_end(struct sl_mail_txn *t, struct obj *ob)
+{
+	const struct sl_txn_env *env = t->env;
+
+	for (uint32_t a = ob->active; a; a &= a - 1) {
+		unsigned i = (unsigned)__builtin_ctz(a);
+		/* A sink that answers PENDING has taken its own pending count. */
+		(void)env->sinks[i].ops->end(env->sinks[i].self, &ob->o, ob->o.state[i]);
+	}
+	ob->active = 0;
+}
+
+/* A small object delivered at once: header value, filename, address. */
+static void obj_abort(struct sl_mail_txn *t, struct obj *ob)
+{
+	const struct sl_txn_env *env = t->env;
+
+	for (uint32_t a = ob->active; a; a &= a - 1) {
+		unsigned i = (unsigned)__builtin_ctz(a);
+		if (env->sinks[i].ops->abort)
+			env->sinks[i].ops->abort(env->sinks[i].self, &ob->o, ob->o.state[i]);
+	}
+	ob->active = 0;
+}
+
+static void obj_small(struct sl_mail_txn *t, enum sl_scope scope, const char *name,
+		      const char *v, size_t n, uint32_t part)
+{
+	struct obj ob;
+
+	obj_init(t, &ob, scope);
+	ob.o.name = name;
+	ob.o.part = part;
+	obj_begin(t, &ob);
+	if (ob.active) {
+		obj_data(t, &ob, (const uint8_t *)v, n);
+		obj_end(t, &ob);
+	}
+}
+
+/* ---- anomalies ---- */
+
+void sl_txn_anomaly(struct sl_mail_txn *t, enum sl_anomaly a, const char *detail)
+{
+	const struct sl_txn_env *env = t->env;
+	enum sl_action act = env->anomaly_action ? env->anomaly_action[a] :
+		sl_anomaly_default_action(a);
+
+	sl_msg_anomaly(&t->msg, a, act, detail);
+	if (!sl_anomaly_set_has(&t->reported, a)) {
+		sl_anomaly_set_add(&t->reported, a);
+		if (env->on_anomaly)
+			env->on_anomaly(env->on_anomaly_u, t, a, detail);
+	}
+}
+
+/* ---- spool and extraction files ---- */
+
+static FILE *open_temp(const char *dir, uint64_t id, const char *what, char **path)
+{
+	char buf[PATH_MAX];
+	static const char hx[] = "0123456789abcdef";
+	unsigned char rnd[6];
+	char tag[13];
+
+	/* Unique without global state: pid + message id + random tag. */
+	if (getentropy(rnd, sizeof(rnd)) != 0)
+		memset(rnd, 0, sizeof(rnd));
+	for (int i = 0; i < 6; i++) {
+		tag[2 * i] = hx[rnd[i] >> 4];
+		tag[2 * i + 1] = hx[rnd[i] & 15];
+	}
+	tag[12] = '\0';
+	snprintf(buf, sizeof(buf), "%s/.tmp-%d-%llu-%s-%s", dir, (int)getpid(),
+		 (unsigned long long)id, what, tag);
+	FILE *f = fopen(buf, "wx");
+	if (!f) {
+		sl_log(SL_LOG_WARN, "cannot create %s: %s (extraction of message %llu skipped)",
+		       buf, strerror(errno), (unsigned long long)id);
+		return NULL;
+	}
+	*path = strdup(buf);
+	if (!*path) {
+		fclose(f);
+		unlink(buf);
+		return NULL;
+	}
+	return f;
+}
+
+static void hex32(const uint8_t *h, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = hx[h[i] >> 4];
+		out[2 * i + 1] = hx[h[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+/* Gives a finished temp file its content name; identical content is kept
+ * once (the name is its sha256). */
+static void settle_file(const char *dir, char **tmp, const uint8_t sha[32], const char *ext)
+{
+	char name[PATH_MAX], hx[65];
+
+	hex32(sha, hx);
+	snprintf(name, sizeof(name), "%s/%s%s", dir, hx, ext);
+	if (access(name, F_OK) == 0 || rename(*tmp, name) != 0)
+		unlink(*tmp);
+	free(*tmp);
+	*tmp = NULL;
+}
+
+/* ---- MIME callbacks ---- */
+
+static bool hname_is(const char *name, const char *want)
+{
+	return strcasecmp(name, want) == 0;
+}
+
+static void mime_header(void *u, const struct sl_mime_part *p, const char *name,
+			const char *value, size_t vlen)
+{
+	struct sl_mail_txn *t = u;
+	struct sl_msg *m = &t->msg;
+
+	obj_small(t, SL_SCOPE_HEADER, name, value, vlen, p->id);
+	if (hname_is(name, "subject"))
+		obj_small(t, SL_SCOPE_SUBJECT, NULL, value, vlen, p->id);
+	if (p->depth != 0)
+		return;
+	/* The message's own headers; first occurrence wins for the record,
+	 * every occurrence was inspected above. */
+	if (hname_is(name, "subject") && !m->subject)
+		m->subject = sl_msg_strdup(m, value, vlen);
+	else if (hname_is(name, "from") && !m->hdr_from)
+		m->hdr_from = sl_msg_strdup(m, value, vlen);
+	else if (hname_is(name, "message-id") && !m->message_id)
+		m->message_id = sl_msg_strdup(m, value, vlen);
+	else if (hname_is(name, "date") && !m->date)
+		m->date = sl_msg_strdup(m, value, vlen);
+	else if (hname_is(name, "to") || hname_is(name, "cc")) {
+		size_t pos = 0, alen;
+		const char *a;
+		while (sl_mailaddr_next(value, vlen, &pos, &a, &alen))
+			sl_msg_add_hdr_to(m, a, alen);
+	}
+}
+
+static struct part_obj *find_part(struct sl_mail_txn *t, const struct sl_mime_part *p)
+{
+	for (int i = 0; i < MAX_ACTIVE; i++)
+		if (t->parts[i].used && t->parts[i].id == p->id && t->parts[i].reading == p->reading)
+			return &t->parts[i];
+	return NULL;
+}
+
+static void mime_part_begin(void *u, const struct sl_mime_part *p)
+{
+	struct sl_mail_txn *t = u;
+	struct part_obj *po = NULL;
+
+	for (int i = 0; i < MAX_ACTIVE; i++) {
+		if (!t->parts[i].used) {
+			po = &t->parts[i];
+			break;
+		}
+	}
+	if (!po) {
+		sl_txn_anomaly(t, SL_ANOM_MIME_GAVE_UP, "too many parts decoding at once");
+		return;
+	}
+	memset(po, 0, sizeof(*po));
+	po->used = true;
+	po->id = p->id;
+	po->reading = p->reading;
+	po->depth = p->depth;
+	po->attachment = !p->is_text;
+	po->raw_fallback = p->raw_fallback;
+	po->content_type = p->content_type ?
+		sl_msg_strdup(&t->msg, p->content_type, strlen(p->content_type)) : NULL;
+	po->filename = p->filename ? sl_msg_strdup(&t->msg, p->filename, strlen(p->filename)) : NULL;
+	po->encoding = p->encoding ? sl_msg_strdup(&t->msg, p->encoding, strlen(p->encoding)) : NULL;
+
+	po->sha = EVP_MD_CTX_new();
+	if (po->sha)
+		EVP_DigestInit_ex(po->sha, EVP_sha256(), NULL);
+
+	/* Both names clients might show are judged: the decoder reports the
+	 * one it keeps and, on conflict, the other. */
+	if (p->filename)
+		obj_small(t, SL_SCOPE_FILENAME, NULL, p->filename, strlen(p->filename), p->id);
+	if (p->alt_filename)
+		obj_small(t, SL_SCOPE_FILENAME, NULL, p->alt_filename, strlen(p->alt_filename),
+			  p->id);
+
+	obj_init(t, &po->obj, p->is_text ? SL_SCOPE_TEXT : SL_SCOPE_ATTACHMENT);
+	po->obj.o.part = p->id;
+	po->obj.o.reading = p->reading;
+	po->obj.o.content_type = po->content_type;
+	po->obj.o.filename = po->filename;
+	po->obj.o.flags = (p->raw_fallback ? SL_OBJ_RAW_FALLBACK : 0) |
+			  (p->reading ? SL_OBJ_READING_ALT : 0);
+	obj_begin(t, &po->obj);
+
+	if (t->env->extract_dir)
+		po->ext = open_temp(t->env->extract_dir, t->msg.id, "part", &po->ext_path);
+}
+
+static void mime_part_data(void *u, const struct sl_mime_part *p, const uint8_t *d, size_t n)
+{
+	struct sl_mail_txn *t = u;
+	struct part_obj *po = find_part(t, p);
+
+	if (!po || n == 0)
+		return;
+	if (po->sha)
+		EVP_DigestUpdate(po->sha, d, n);
+	obj_data(t, &po->obj, d, n);
+	if (po->ext && fwrite(d, 1, n, po->ext) != n) {
+		fclose(po->ext);
+		po->ext = NULL;
+		unlink(po->ext_path);
+	}
+}
+
+static void part_close(struct sl_mail_txn *t, struct part_obj *po)
+{
+	uint8_t sha[32];
+	unsigned len = 0;
+
+	if (po->sha) {
+		EVP_DigestFinal_ex(po->sha, sha, &len);
+		EVP_MD_CTX_free(po->sha);
+		po->sha = NULL;
+	}
+	if (len != 32)
+		memset(sha, 0, sizeof(sha));
+	obj_end(t, &po->obj);
+
+	struct sl_msg_part *r = sl_msg_add_part(&t->msg);
+	if (r) {
+		r->id = po->id;
+		r->depth = po->depth;
+		r->reading = po->reading;
+		r->attachment = po->attachment;
+		r->raw_fallback = po->raw_fallback;
+		r->content_type = po->content_type;
+		r->filename = po->filename;
+		r->encoding = po->encoding;
+		r->size = po->obj.o.size;
+		memcpy(r->sha256, sha, 32);
+	}
+	if (po->ext) {
+		bool ok = fclose(po->ext) == 0;
+		po->ext = NULL;
+		if (ok)
+			settle_file(t->env->extract_dir, &po->ext_path, sha, "");
+		else
+			unlink(po->ext_path);
+	}
+	free(po->ext_path);
+	po->ext_path = NULL;
+	po->used = false;
+}
+
+static void mime_part_end(void *u, const struct sl_mime_part *p)
+{
+	struct sl_mail_txn *t = u;
+	struct part_obj *po = find_part(t, p);
+
+	if (po)
+		part_close(t, po);
+}
+
+static void mime_anomaly(void *u, enum sl_anomaly a, const char *detail)
+{
+	sl_txn_anomaly(u, a, detail);
+}
+
+static const struct sl_mime_cb mime_cb = {
+	.header = mime_header,
+	.part_begin = mime_part_begin,
+	.part_data = mime_part_data,
+	.part_end = mime_part_end,
+	.anomaly = mime_anomaly,
+};
+
+/* ---- the transaction ---- */
+
+struct sl_mail_txn *sl_txn_new(struct sl_txn_env *env, enum sl_proto proto, enum sl_dir dir,
+			       const struct sl_packet *pkt)
+{
+	struct sl_mail_txn *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->env = env;
+	sl_msg_init(&t->msg, ++env->next_id, proto, dir);
+	t->msg.hooks = env->hooks;
+	t->msg.hooks_arg = env->hooks_arg;
+	t->msg.first_packet = pkt ? pkt->index : 0;
+	t->mime = sl_mime_new(&env->mime, &mime_cb, t, env->ctr);
+	t->raw_sha = EVP_MD_CTX_new();
+	if (!t->mime || !t->raw_sha) {
+		sl_mime_free(t->mime);
+		EVP_MD_CTX_free(t->raw_sha);
+		sl_msg_release(&t->msg);
+		free(t);
+		return NULL;
+	}
+	EVP_DigestInit_ex(t->raw_sha, EVP_sha256(), NULL);
+	obj_init(t, &t->raw, SL_SCOPE_RAW);
+	obj_begin(t, &t->raw);
+	if (env->spool_dir)
+		t->spool = open_temp(env->spool_dir, t->msg.id, "msg", &t->spool_path);
+	return t;
+}
+
+void sl_txn_field(struct sl_mail_txn *t, enum sl_mail_field f, const char *v, size_t n)
+{
+	struct sl_msg *m = &t->msg;
+
+	switch (f) {
+	case SL_MF_HELO:
+		m->helo = sl_msg_strdup(m, v, n);
+		break;
+	case SL_MF_MAIL_FROM:
+		m->mail_from = sl_msg_strdup(m, v, n);
+		obj_small(t, SL_SCOPE_MAIL_FROM, NULL, v, n, 0);
+		break;
+	case SL_MF_MAIL_PARAMS:
+		m->mail_params = sl_msg_strdup(m, v, n);
+		break;
+	case SL_MF_RCPT_TO:
+		sl_msg_add_rcpt(m, v, n);
+		obj_small(t, SL_SCOPE_RCPT_TO, NULL, v, n, 0);
+		break;
+	case SL_MF_AUTH_USER:
+		m->auth_user = sl_msg_strdup(m, v, n);
+		obj_small(t, SL_SCOPE_AUTH_USER, NULL, v, n, 0);
+		break;
+	case SL_MF_IMAP_COMMAND:
+		m->imap_command = sl_msg_strdup(m, v, n);
+		break;
+	case SL_MF_IMAP_UID:
+		m->imap_uid = sl_msg_strdup(m, v, n);
+		break;
+	case SL_MF_IMAP_MAILBOX:
+		m->imap_mailbox = sl_msg_strdup(m, v, n);
+		break;
+	case SL_MF_IMAP_SECTION:
+		m->imap_section = sl_msg_strdup(m, v, n);
+		break;
+	case SL_MF_POP3_COMMAND:
+		m->pop3_command = sl_msg_strdup(m, v, n);
+		break;
+	default:
+		break;
+	}
+}
+
+void sl_txn_data(struct sl_mail_txn *t, const uint8_t *p, size_t n)
+{
+	if (t->finished || n == 0)
+		return;
+	t->msg.raw_size += n;
+	EVP_DigestUpdate(t->raw_sha, p, n);
+	if (t->spool && fwrite(p, 1, n, t->spool) != n) {
+		sl_log(SL_LOG_WARN, "spool write failed for message %llu: %s",
+		       (unsigned long long)t->msg.id, strerror(errno));
+		fclose(t->spool);
+		t->spool = NULL;
+		unlink(t->spool_path);
+		free(t->spool_path);
+		t->spool_path = NULL;
+	}
+	obj_data(t, &t->raw, p, n);
+	sl_mime_feed(t->mime, p, n);
+}
+
+/* Anomalies of the flow (TCP evasion, defragmentation) taint every message
+ * it carries: the bytes a receiver got may not be the bytes inspected. */
+static void fold_flow_anomalies(struct sl_mail_txn *t, const struct sl_anomaly_set *fa)
+{
+	if (!fa)
+		return;
+	for (unsigned a = 0; a < SL_ANOM_MAX; a++) {
+		if (!sl_anomaly_set_has(fa, (enum sl_anomaly)a))
+			continue;
+		enum sl_action act = t->env->anomaly_action ? t->env->anomaly_action[a] :
+			sl_anomaly_default_action((enum sl_anomaly)a);
+		if (act > SL_ACTION_PASS)
+			sl_txn_anomaly(t, (enum sl_anomaly)a, NULL);
+	}
+}
+
+static void finish(struct sl_mail_txn *t, const struct sl_anomaly_set *fa)
+{
+	uint8_t sha[32];
+	unsigned len = 0;
+
+	t->finished = true;
+	sl_mime_finish(t->mime);
+	/* Parts the decoder left open (it should not) still get ended. */
+	for (int i = 0; i < MAX_ACTIVE; i++)
+		if (t->parts[i].used)
+			part_close(t, &t->parts[i]);
+	sl_mime_free(t->mime);
+	t->mime = NULL;
+
+	EVP_DigestFinal_ex(t->raw_sha, sha, &len);
+	EVP_MD_CTX_free(t->raw_sha);
+	t->raw_sha = NULL;
+	memcpy(t->msg.raw_sha256, sha, 32);
+
+	fold_flow_anomalies(t, fa);
+	/* The raw object ends last: a sink may decide on it from what the
+	 * decoder said about the message (ClamAV's on-anomaly mode). */
+	obj_end(t, &t->raw);
+	for (unsigned i = 0; i < t->env->n_sinks; i++)
+		if (t->env->sinks[i].ops->msg_end)
+			t->env->sinks[i].ops->msg_end(t->env->sinks[i].self, &t->msg);
+
+	if (t->spool) {
+		bool ok = fclose(t->spool) == 0;
+		t->spool = NULL;
+		if (ok && t->env->extract_dir && t->spool_path) {
+			char name[PATH_MAX], hx[65];
+			hex32(sha, hx);
+			snprintf(name, sizeof(name), "%s/%s.eml", t->env->extract_dir, hx);
+			if (access(name, F_OK) != 0 && link(t->spool_path, name) != 0)
+				sl_log(SL_LOG_WARN, "cannot write %s: %s", name, strerror(errno));
+		}
+	}
+}
+
+void sl_txn_end(struct sl_mail_txn *t, const struct sl_packet *pkt,
+		const struct sl_anomaly_set *flow_anomalies)
+{
+	if (t->finished)
+		return;
+	t->msg.final_packet = pkt ? pkt->index : 0;
+	t->msg.complete = true;
+	finish(t, flow_anomalies);
+	sl_msg_mark_ended(&t->msg);
+}
+
+void sl_txn_abort(struct sl_mail_txn *t, const char *why,
+		  const struct sl_anomaly_set *flow_anomalies)
+{
+	if (t->finished)
+		return;
+	t->msg.abort_reason = sl_msg_strdup(&t->msg, why ? why : "aborted",
+					    strlen(why ? why : "aborted"));
+	finish(t, flow_anomalies);
+	sl_msg_mark_ended(&t->msg);
+}
+
+void sl_txn_reply(struct sl_mail_txn *t, const char *cmd, unsigned code)
+{
+	sl_msg_add_reply(&t->msg, cmd, code);
+}
+
+void sl_txn_put(struct sl_mail_txn *t)
+{
+	sl_msg_unref(&t->msg);
+}
+
+void sl_txn_free(struct sl_mail_txn *t)
+{
+	/* Normally finish() has ended everything; a transaction freed without
+	 * it (shutdown) must still let each sink release its state. */
+	if (!t->finished)
+		obj_abort(t, &t->raw);
+	for (int i = 0; i < MAX_ACTIVE; i++) {
+		struct part_obj *po = &t->parts[i];
+		if (!po->used)
+			continue;
+		obj_abort(t, &po->obj);
+		EVP_MD_CTX_free(po->sha);
+		if (po->ext) {
+			fclose(po->ext);
+			unlink(po->ext_path);
+		}
+		free(po->ext_path);
+	}
+	sl_mime_free(t->mime);
+	EVP_MD_CTX_free(t->raw_sha);
+	if (t->spool)
+		fclose(t->spool);
+	if (t->spool_path) {
+		unlink(t->spool_path);
+		free(t->spool_path);
+	}
+	sl_msg_release(&t->msg);
+	free(t);
+}

@@ -1,0 +1,266 @@
+/* The packet path of one worker:
+ *
+ *   decode (+ defrag) -> flow table -> TCP reassembly -> flow_app (parser,
+ *   message builder, sinks) -> packet action
+ *
+ * Flow-level anomalies become one event per kind per flow (the first
+ * occurrence, with its packet index) and are counted every time. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "worker_priv.h"
+
+const char *sl_pkt_action_name(enum sl_pkt_action a)
+{
+	switch (a) {
+	case SL_PKT_ACCEPT: return "accept";
+	case SL_PKT_HOLD: return "hold";
+	case SL_PKT_DROP: return "drop";
+	case SL_PKT_BYPASS: return "bypass";
+	}
+	return "unknown";
+}
+
+void sl_worker_config_default(struct sl_worker_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	sl_decode_config_default(&c->decode);
+	sl_defrag_config_default(&c->defrag);
+	sl_flow_config_default(&c->flow);
+	sl_tcp_config_default(&c->tcp);
+	sl_app_config_default(&c->app);
+	sl_mime_limits_default(&c->mime);
+	c->stream_memcap = 1ull << 30;
+	for (unsigned i = 0; i < SL_ANOM_MAX; i++)
+		c->anomaly_action[i] = sl_anomaly_default_action((enum sl_anomaly)i);
+	c->flow_table_full = SL_ACTION_PASS;
+	c->max_anomaly_events = 100;
+}
+
+/* ---- anomalies ---- */
+
+void sl_flow_anomaly(struct sl_worker *w, struct sl_flow *f, enum sl_anomaly a,
+		     const struct sl_packet *pkt, const char *detail)
+{
+	w->totals.anomalies[a]++;
+	if (!f) {
+		/* No flow (decode errors): bounded events per kind, all counted. */
+		if (w->totals.anomalies[a] <= w->cfg.max_anomaly_events)
+			sl_event_anomaly(w, NULL, SL_TO_SERVER, a, pkt ? pkt->index : 0,
+					 pkt ? pkt->ts_us : w->now_us, detail, 0);
+		return;
+	}
+	if (sl_anomaly_set_has(&f->anomalies, a))
+		return;
+	sl_anomaly_set_add(&f->anomalies, a);
+	enum sl_dir d = SL_TO_SERVER;
+	if (pkt && memcmp(&pkt->src, &f->key.addr[f->client], sizeof(pkt->src)) != 0)
+		d = SL_TO_CLIENT;
+	sl_event_anomaly(w, f, d, a, pkt ? pkt->index : 0, pkt ? pkt->ts_us : w->now_us,
+			 detail, 0);
+}
+
+static void decode_anomaly(void *u, enum sl_anomaly a, const struct sl_packet *pkt,
+			   const char *detail)
+{
+	sl_flow_anomaly(u, NULL, a, pkt, detail);
+}
+
+struct tcp_u {
+	struct sl_worker *w;
+	struct sl_flow *f;
+};
+
+static void tcp_anomaly(void *u, enum sl_anomaly a, const struct sl_packet *pkt,
+			const char *detail)
+{
+	struct tcp_u *tu = u;
+
+	sl_flow_anomaly(tu->w, tu->f, a, pkt, detail);
+}
+
+static struct sl_consume tcp_consume(void *u, const struct sl_slice *s)
+{
+	struct tcp_u *tu = u;
+
+	return sl_flow_app_consume(tu->w, tu->f, s);
+}
+
+static void txn_anomaly(void *u, struct sl_mail_txn *t, enum sl_anomaly a, const char *detail)
+{
+	struct sl_worker *w = u;
+	struct sl_msg *m = sl_txn_msg(t);
+
+	w->totals.anomalies[a]++;
+	sl_event_anomaly(w, NULL, m->dir, a, w->cur ? w->cur->index : 0, w->now_us, detail, m->id);
+}
+
+/* ---- flow lifecycle ---- */
+
+static void flow_release(void *u, struct sl_flow *f, enum sl_flow_end why)
+{
+	struct sl_worker *w = u;
+	struct tcp_u tu = { w, f };
+	struct sl_tcp_io io = { tcp_consume, &tu, tcp_anomaly, &tu };
+
+	if (f->key.proto == 6) {
+		sl_tcp_flush(w->tcp, &f->tcp, &io);
+		/* A flow that closed by itself ended by FIN or RST, whatever
+		 * finally removed it (timeout of the closed state, end of file);
+		 * eviction is always reported as such. */
+		enum sl_tcp_end te = sl_tcp_end_reason(&f->tcp);
+		if (why != SL_FLOW_END_EVICTED && te != SL_TCP_END_NONE)
+			f->end = (uint8_t)(te == SL_TCP_END_RST ? SL_FLOW_END_RST : SL_FLOW_END_FIN);
+	}
+	sl_flow_app_release(w, f);
+	sl_event_flow(w, f);
+	sl_flow_app_free(f);
+}
+
+static void build_server_ports(struct sl_worker *w)
+{
+	const uint16_t *lists[] = { w->cfg.app.smtp_ports, w->cfg.app.imap_ports,
+				    w->cfg.app.pop3_ports, w->cfg.app.tls_ports };
+	unsigned n = 0;
+
+	for (unsigned l = 0; l < 4; l++)
+		for (unsigned i = 0; i < SL_APP_MAX_PORTS && lists[l][i]; i++)
+			w->server_ports[n++] = lists[l][i];
+	w->server_ports[n] = 0;
+	w->cfg.flow.server_ports = w->server_ports;
+}
+
+struct sl_worker *sl_worker_new(const struct sl_worker_config *cfg, struct sl_eve *eve,
+				const struct sl_sink *sinks, unsigned n_sinks)
+{
+	struct sl_worker *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->cfg = *cfg;
+	w->eve = eve;
+	w->sinks = sinks;
+	w->n_sinks = n_sinks;
+	build_server_ports(w);
+	sl_memcap_init(&w->stream_mc, "stream", cfg->stream_memcap);
+	sl_memcap_init(&w->defrag_mc, "defrag", cfg->defrag.memcap);
+	w->cfg.tcp.inline_mode = cfg->inline_mode;
+
+	w->defrag = sl_defrag_new(&w->cfg.defrag, &w->defrag_mc, &w->ctr);
+	w->dec = sl_decoder_new(&w->cfg.decode, w->defrag, &w->ctr, decode_anomaly, w);
+	w->flows = sl_flow_table_new(&w->cfg.flow, &w->ctr, flow_release, w);
+	w->tcp = sl_tcp_ctx_new(&w->cfg.tcp, &w->stream_mc, &w->ctr);
+	if (!w->defrag || !w->dec || !w->flows || !w->tcp) {
+		sl_worker_free(w);
+		return NULL;
+	}
+
+	struct sl_txn_env *te = &w->txn_env;
+	te->mime = cfg->mime;
+	te->sinks = sinks;
+	te->n_sinks = n_sinks;
+	te->ctr = &w->ctr;
+	te->anomaly_action = w->cfg.anomaly_action;
+	te->extract_dir = cfg->extract_dir;
+	te->spool_dir = cfg->extract_dir ? cfg->extract_dir : cfg->quarantine_dir;
+	te->hooks = &sl_worker_msg_hooks;
+	te->hooks_arg = w;
+	te->on_anomaly = txn_anomaly;
+	te->on_anomaly_u = w;
+	return w;
+}
+
+void sl_worker_flush(struct sl_worker *w)
+{
+	/* Releasing every flow: the table frees and re-creates cheaply. */
+	if (!w->flows)
+		return;
+	sl_flow_table_free(w->flows);
+	w->flows = sl_flow_table_new(&w->cfg.flow, &w->ctr, flow_release, w);
+}
+
+void sl_worker_free(struct sl_worker *w)
+{
+	if (!w)
+		return;
+	sl_flow_table_free(w->flows);
+	sl_tcp_ctx_free(w->tcp);
+	sl_decoder_free(w->dec);
+	sl_defrag_free(w->defrag);
+	free(w);
+}
+
+struct sl_counters *sl_worker_counters(struct sl_worker *w) { return &w->ctr; }
+const struct sl_decoder *sl_worker_decoder(const struct sl_worker *w) { return w->dec; }
+const struct sl_worker_totals *sl_worker_totals(const struct sl_worker *w) { return &w->totals; }
+
+void sl_worker_tick(struct sl_worker *w, uint64_t now_us)
+{
+	w->last_tick_us = now_us;
+	sl_flow_expire(w->flows, now_us);
+	sl_defrag_expire(w->defrag, now_us);
+}
+
+/* ---- the packet path ---- */
+
+static enum sl_flow_class class_of(const struct sl_flow *f)
+{
+	switch (f->tcp.state) {
+	case SL_TCP_ESTABLISHED:
+	case SL_TCP_FIN_WAIT:
+		return SL_FLOW_ESTABLISHED;
+	case SL_TCP_CLOSED:
+		return SL_FLOW_CLOSED;
+	default:
+		return f->bytes[0] + f->bytes[1] ? SL_FLOW_ESTABLISHED : SL_FLOW_EMBRYONIC;
+	}
+}
+
+enum sl_pkt_action sl_worker_packet(struct sl_worker *w, struct sl_packet *p, uint64_t now_us)
+{
+	enum sl_dir dir;
+
+	w->now_us = now_us;
+	sl_ctr_inc(&w->ctr, SL_CTR_PKTS);
+	sl_ctr_add(&w->ctr, SL_CTR_BYTES, p->wire_len);
+	/* Timeouts once per second of traffic time, not per packet. */
+	if (now_us - w->last_tick_us > 1000000 || now_us < w->last_tick_us)
+		sl_worker_tick(w, now_us);
+
+	switch (sl_decode(w->dec, p)) {
+	case SL_DECODE_OK:
+		break;
+	case SL_DECODE_NOT_IP:
+		sl_ctr_inc(&w->ctr, SL_CTR_NON_IP);
+		return SL_PKT_ACCEPT;
+	default:
+		/* A fragment stored for later, or a packet the receiver's stack
+		 * would drop as malformed: nothing for the stream to see. */
+		return SL_PKT_ACCEPT;
+	}
+	if (p->ip_proto != 6) {
+		sl_ctr_inc(&w->ctr, SL_CTR_NON_TCP);
+		return SL_PKT_ACCEPT;
+	}
+
+	struct sl_flow *f = sl_flow_get(w->flows, p, now_us, &dir);
+	if (!f)
+		return w->cfg.flow_table_full >= SL_ACTION_TEMPFAIL ? SL_PKT_DROP : SL_PKT_ACCEPT;
+	f->pkts[dir]++;
+	f->bytes[dir] += p->wire_len;
+
+	w->cur = p;
+	w->cur_action = SL_PKT_ACCEPT;
+	struct tcp_u tu = { w, f };
+	struct sl_tcp_io io = { tcp_consume, &tu, tcp_anomaly, &tu };
+	enum sl_tcp_verdict tv = sl_tcp_segment(w->tcp, &f->tcp, p, dir, &io);
+	w->cur = NULL;
+
+	sl_flow_set_class(w->flows, f, class_of(f));
+	if (tv == SL_TCP_DROP)
+		return SL_PKT_DROP;
+	if (f->flags & SL_FLOWF_BYPASS && w->cur_action == SL_PKT_ACCEPT)
+		return SL_PKT_BYPASS;
+	return w->cur_action;
+}

@@ -1,0 +1,654 @@
+/* Streaming MIME decoder: structure, headers, transfer encodings, ambiguity,
+ * limits.  Every message goes through the split-anywhere harness
+ * (mime_test_util.h): the outcome must not depend on how input is cut. */
+#include <sys/resource.h>
+
+#include "mime_test_util.h"
+
+static void single_part_keeps_body_and_unfolds(void **st)
+{
+	struct rec *r = decode("Subject: a\r\n b\r\n\tc\r\nX-Empty:\r\n\r\nline1\r\n--not\r\n\r\n");
+
+	assert_non_null(strstr(r->log, "H 1 d0 Subject=a b\tc\n"));
+	assert_non_null(strstr(r->log, "H 1 d0 X-Empty=\n"));
+	assert_int_equal(r->np, 1);
+	assert_string_equal(part(r, 0)->ct, "text/plain");
+	assert_true(part(r, 0)->text);
+	assert_false(part(r, 0)->att);
+	/* a top-level body keeps its last line ending */
+	assert_part_data(part(r, 0), "line1\r\n--not\r\n\r\n");
+	rec_free(r);
+}
+
+static const char multi_crlf[] =
+	"Content-Type: multipart/mixed; boundary=\"XX\"\r\n"
+	"\r\n"
+	"--XX\r\n"
+	"Content-Type: text/plain; charset=UTF-8\r\n"
+	"\r\n"
+	"first\r\n"
+	"\r\n"
+	"--XX\r\n"
+	"Content-Type: text/html\r\n"
+	"\r\n"
+	"<p>x</p>\r\n"
+	"--XX--\r\n";
+
+static void multipart_crlf_before_delimiter_belongs_to_it(void **st)
+{
+	struct rec *r = decode(multi_crlf);
+
+	assert_int_equal(r->np, 2);
+	assert_part_data(part(r, 0), "first\r\n");
+	assert_string_equal(part(r, 0)->cs, "utf-8");
+	assert_int_equal(part(r, 0)->parent, 1);
+	assert_int_equal(part(r, 0)->depth, 1);
+	assert_part_data(part(r, 1), "<p>x</p>");
+	assert_string_equal(part(r, 1)->ct, "text/html");
+	assert_true(part(r, 1)->text);
+	assert_false(has_anom(r, "mime.close_boundary_missing"));
+	assert_false(has_anom(r, "mime.preamble_text"));
+	rec_free(r);
+}
+
+static void bare_lf_message(void **st)
+{
+	struct rec *r = decode("Content-Type: multipart/mixed; boundary=b\n\n--b\n\nA\nB\n--b\n"
+			       "Content-Type: text/plain\n\nC\n--b--\n");
+
+	assert_int_equal(r->np, 2);
+	assert_part_data(part(r, 0), "A\nB");
+	assert_part_data(part(r, 1), "C");
+	rec_free(r);
+}
+
+static void nested_and_message_rfc822(void **st)
+{
+	struct rec *r = decode(
+		"Content-Type: multipart/mixed; boundary=outer\r\n\r\n"
+		"--outer\r\n"
+		"Content-Type: multipart/alternative; boundary=inner\r\n\r\n"
+		"--inner\r\nContent-Type: text/plain\r\n\r\nplain\r\n"
+		"--inner\r\nContent-Type: text/html\r\n\r\nhtml\r\n"
+		"--inner--\r\n"
+		"--outer\r\n"
+		"Content-Type: message/rfc822\r\n\r\n"
+		"Subject: inner msg\r\n\r\nbody of inner\r\n"
+		"--outer--\r\n");
+
+	assert_int_equal(r->np, 3);
+	assert_part_data(part(r, 0), "plain");
+	assert_int_equal(part(r, 0)->id, 3);
+	assert_int_equal(part(r, 0)->parent, 2);
+	assert_int_equal(part(r, 0)->depth, 2);
+	assert_part_data(part(r, 1), "html");
+	/* message/rfc822 (id 5, depth 1): its message is id 6, depth 2 */
+	assert_non_null(strstr(r->log, "H 6 d2 Subject=inner msg\n"));
+	assert_int_equal(part(r, 2)->id, 6);
+	assert_int_equal(part(r, 2)->parent, 5);
+	assert_int_equal(part(r, 2)->depth, 2);
+	assert_part_data(part(r, 2), "body of inner");
+	rec_free(r);
+}
+
+static void outer_delimiter_closes_inner_parts(void **st)
+{
+	struct rec *r = decode("Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n"
+			       "Content-Type: multipart/mixed; boundary=i\r\n\r\n--i\r\n\r\nin\r\n"
+			       "--o\r\n\r\nnext\r\n--o--\r\n");
+
+	assert_int_equal(r->np, 2);
+	assert_part_data(part(r, 0), "in");
+	assert_part_data(part(r, 1), "next");
+	assert_true(has_anom(r, "mime.close_boundary_missing"));
+	rec_free(r);
+}
+
+static void rfc2047_headers(void **st)
+{
+	struct rec *r = decode(
+		"From: =?utf-8?B?SsO8cmdlbg==?= <j@example.org>\r\n"
+		"Subject: =?iso-8859-1?q?caf=E9?= \r\n =?ISO-8859-1?Q?_cr=E8me?= end\r\n"
+		"To: =?koi8-r?B?8NLJ18XU?=, =?big5?B?pKSk5Q==?=\r\n"
+		"Cc: =?shift_jis?B?k/qWe4zq?= =?euc-kr?B?x9Gxub7uIA==?=\r\n"
+		"X-Jis: =?iso-2022-jp?B?GyRCRnxLXDhsGyhC?=\r\n"
+		"X-Gbk: =?gb2312?B?1tDOxA==?= =?windows-1252?Q?=80?=\r\n"
+		"X-Split: =?utf-8?B?4oI=?= =?utf-8?B?rA==?=\r\n"
+		"X-Unknown: =?x-nope?Q?a=FFb?=\r\n"
+		"X-Bad: =?utf-8?Q?unterminated\r\n"
+		"\r\nbody");
+
+	assert_non_null(strstr(r->log, "H 1 d0 From=J\xc3\xbcrgen <j@example.org>\n"));
+	/* adjacent words joined without the folding whitespace between them */
+	assert_non_null(strstr(r->log, "H 1 d0 Subject=caf\xc3\xa9 cr\xc3\xa8me end\n"));
+	assert_non_null(strstr(r->log, "H 1 d0 To=\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5"
+				       "\xd1\x82, \xe4\xb8\xad\xe6\x96\x87\n"));
+	assert_non_null(strstr(r->log, "H 1 d0 Cc=\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"
+				       "\xed\x95\x9c\xea\xb5\xad\xec\x96\xb4 \n"));
+	assert_non_null(strstr(r->log, "H 1 d0 X-Jis=\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\n"));
+	assert_non_null(strstr(r->log, "H 1 d0 X-Gbk=\xe4\xb8\xad\xe6\x96\x87\xe2\x82\xac\n"));
+	/* a character split across two words survives */
+	assert_non_null(strstr(r->log, "H 1 d0 X-Split=\xe2\x82\xac\n"));
+	assert_non_null(strstr(r->log, "H 1 d0 X-Unknown=a\xff" "b\n"));
+	assert_true(has_anom(r, "mime.charset_unknown"));
+	assert_non_null(strstr(r->log, "H 1 d0 X-Bad==?utf-8?Q?unterminated\n"));
+	assert_true(has_anom(r, "mime.rfc2047_bad"));
+	rec_free(r);
+}
+
+static void rfc2231_and_filename_conflict(void **st)
+{
+	struct rec *r = decode(
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+		"--b\r\n"
+		"Content-Type: application/pdf; NAME=\"other.pdf\"\r\n"
+		"Content-Disposition: attachment;\r\n"
+		" filename*0*=utf-8'en'%E2%82%AC%20;\r\n"
+		" filename*1=\"report\";  filename*2*=.pdf\r\n"
+		"Content-Transfer-Encoding: base64\r\n\r\n"
+		"aGk=\r\n"
+		"--b\r\n"
+		"Content-Type: image/png; name==?utf-8?Q?b=C3=A9?=.png\r\n\r\nx\r\n"
+		"--b\r\n"
+		"Content-Type: text/plain; name=\"a \\\"q\\\"; b.txt\"\r\n"
+		"Content-Disposition: inline; filename=\"a \\\"q\\\"; b.txt\"\r\n\r\ny\r\n"
+		"--b--\r\n");
+
+	assert_int_equal(r->np, 3);
+	assert_string_equal(part(r, 0)->fn, "\xe2\x82\xac report.pdf");
+	assert_string_equal(part(r, 0)->afn, "other.pdf");
+	assert_string_equal(part(r, 0)->disp, "attachment");
+	assert_true(part(r, 0)->att);
+	assert_part_data(part(r, 0), "hi");
+	assert_true(has_anom(r, "mime.filename_conflict"));
+	/* RFC 2047 inside a name parameter, as clients decode it */
+	assert_string_equal(part(r, 1)->fn, "b\xc3\xa9.png");
+	assert_string_equal(part(r, 1)->afn, "");
+	/* quoted string with an escaped quote and a ';' */
+	assert_string_equal(part(r, 2)->fn, "a \"q\"; b.txt");
+	assert_true(part(r, 2)->att);
+	assert_false(part(r, 2)->text);
+	rec_free(r);
+}
+
+static void base64_tolerant(void **st)
+{
+	/* any line length, blanks, junk skipped (flagged) */
+	struct rec *r = decode("Content-Transfer-Encoding: BASE64\r\n\r\n"
+			       "SGVsbG8sIHdv\r\ncmxk IQ\t==\r\n");
+
+	assert_part_data(part(r, 0), "Hello, world!");
+	assert_string_equal(part(r, 0)->enc, "base64");
+	assert_false(has_anom(r, "mime.base64_junk"));
+	rec_free(r);
+	r = decode("Content-Transfer-Encoding: base64\r\n\r\nSGV*sbG8!\r\n");
+	assert_part_data(part(r, 0), "Hello");
+	assert_true(has_anom(r, "mime.base64_junk"));
+	rec_free(r);
+}
+
+static void base64_pad_in_middle_two_readings(void **st)
+{
+	struct rec *r = decode("Content-Type: application/octet-stream\r\n"
+			       "Content-Transfer-Encoding: base64\r\n\r\n"
+			       "QUI=\r\nTUFMV0FSRQ==\r\n");
+
+	assert_true(has_anom(r, "mime.base64_pad_mid"));
+	assert_int_equal(r->np, 2);
+	/* reading 0: Python stops at the pad */
+	assert_int_equal(part(r, 0)->reading, 0);
+	assert_part_data(part(r, 0), "AB");
+	/* reading 1: what a continuing client adds after the first 2 bytes */
+	assert_int_equal(part(r, 1)->reading, 1);
+	assert_part_data(part(r, 1), "MALWARE");
+	assert_non_null(strstr(r->log, "E 1.1 7 "));
+	assert_non_null(strstr(r->log, "pre=2\n"));
+	rec_free(r);
+}
+
+static void quoted_printable(void **st)
+{
+	struct rec *r = decode("Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+			       "caf=C3=a9 soft=\r\nbreak =ZZ x=\nend=3D\r\n");
+
+	assert_part_data(part(r, 0), "caf\xc3\xa9 softbreak =ZZ xend=\r\n");
+	assert_true(has_anom(r, "mime.qp_invalid"));
+	rec_free(r);
+}
+
+static void identity_encodings_and_unknown(void **st)
+{
+	static const char m8[] = "Content-Transfer-Encoding: 8bit\r\n\r\n\xff\x00\x80raw";
+	struct rec *r = decode_lim(m8, sizeof(m8) - 1, NULL);
+
+	assert_string_equal(part(r, 0)->enc, "8bit");
+	assert_int_equal(part(r, 0)->n, 6);
+	rec_free(r);
+	r = decode("Content-Transfer-Encoding: x-weird\r\n\r\nSGVsbG8=");
+	assert_string_equal(part(r, 0)->enc, "7bit");
+	assert_part_data(part(r, 0), "SGVsbG8=");
+	assert_true(has_anom(r, "mime.cte_unknown"));
+	rec_free(r);
+}
+
+static void uuencode_in_text_is_extra_part(void **st)
+{
+	static const char m[] = "Subject: uu\r\n\r\nsee attached\r\n"
+				"begin 644 evil.exe\r\n"
+				"#86)C\r\n"
+				"`\r\n"
+				"end\r\n"
+				"bye\r\n";
+	struct rec *r = decode(m);
+
+	assert_int_equal(r->np, 2);
+	/* the uu part opens inside the text part */
+	assert_int_equal(part(r, 1)->kind, SL_MIME_KIND_UUENCODE);
+	assert_string_equal(part(r, 1)->fn, "evil.exe");
+	assert_string_equal(part(r, 1)->enc, "uuencode");
+	assert_int_equal(part(r, 1)->parent, 1);
+	assert_true(part(r, 1)->att);
+	assert_part_data(part(r, 1), "abc");
+	/* the text keeps everything */
+	assert_part_data(part(r, 0), strstr(m, "see"));
+	assert_true(has_anom(r, "mime.uuencode"));
+	rec_free(r);
+	/* Content-Transfer-Encoding: x-uuencode decodes the part itself */
+	r = decode("Content-Type: application/octet-stream\r\n"
+		   "Content-Transfer-Encoding: x-uuencode\r\n\r\n"
+		   "begin 600 f.bin\r\n#86)C\r\n`\r\nend\r\n");
+	assert_int_equal(r->np, 1);
+	assert_part_data(part(r, 0), "abc");
+	rec_free(r);
+}
+
+static void duplicate_cte_both_readings(void **st)
+{
+	struct rec *r = decode("Content-Type: application/octet-stream\r\n"
+			       "Content-Transfer-Encoding: 7bit\r\n"
+			       "Content-Transfer-Encoding: base64\r\n\r\nSGk=\r\n");
+
+	assert_true(has_anom(r, "mime.cte_conflict"));
+	assert_int_equal(r->np, 2);
+	assert_string_equal(part(r, 0)->enc, "7bit");
+	assert_part_data(part(r, 0), "SGk=\r\n");
+	assert_string_equal(part(r, 1)->enc, "base64");
+	assert_int_equal(part(r, 1)->reading, 1);
+	assert_part_data(part(r, 1), "Hi");
+	rec_free(r);
+	/* 7bit vs 8bit: same bytes, no second reading */
+	r = decode("Content-Transfer-Encoding: 7bit\r\nContent-Transfer-Encoding: 8bit\r\n\r\nx");
+	assert_int_equal(r->np, 1);
+	rec_free(r);
+}
+
+static void conflicting_boundaries_either_delimits(void **st)
+{
+	struct rec *r = decode("Content-Type: multipart/mixed; boundary=AAA\r\n"
+			       "Content-Type: multipart/mixed; boundary=BBB\r\n\r\n"
+			       "--AAA\r\n\r\none\r\n"
+			       "--BBB\r\nContent-Transfer-Encoding: base64\r\n\r\nSGk=\r\n"
+			       "--AAA--\r\n");
+
+	assert_true(has_anom(r, "mime.boundary_conflict"));
+	assert_int_equal(r->np, 2);
+	assert_part_data(part(r, 0), "one");
+	assert_part_data(part(r, 1), "Hi");
+	rec_free(r);
+	r = decode("Content-Type: multipart/mixed; boundary=AAA; boundary=BBB\r\n\r\n"
+		   "--BBB\r\n\r\ntwo\r\n--BBB--\r\n");
+	assert_true(has_anom(r, "mime.boundary_conflict"));
+	assert_part_data(part(r, 0), "two");
+	rec_free(r);
+	r = decode("Content-Type: text/plain\r\nContent-Type: multipart/mixed; boundary=Z\r\n\r\n"
+		   "--Z\r\n\r\nz\r\n--Z--\r\n");
+	assert_true(has_anom(r, "mime.content_type_conflict"));
+	assert_part_data(part(r, 0), "z");
+	rec_free(r);
+}
+
+static void missing_final_boundary(void **st)
+{
+	struct rec *r = decode("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n"
+			       "tail\r\n");
+
+	assert_true(has_anom(r, "mime.close_boundary_missing"));
+	/* Python strips the last line ending of a part cut by the end too */
+	assert_part_data(part(r, 0), "tail");
+	rec_free(r);
+}
+
+static void preamble_and_epilogue(void **st)
+{
+	struct rec *r = decode(multi_crlf);
+
+	assert_false(has_anom(r, "mime.preamble_text"));
+	rec_free(r);
+	r = decode("Content-Type: multipart/mixed; boundary=b\r\n\r\n \r\nhidden pre\r\n"
+		   "--b\r\n\r\nx\r\n--b--\r\nhidden epi\r\n");
+	assert_int_equal(r->np, 3);
+	assert_int_equal(part(r, 0)->kind, SL_MIME_KIND_PREAMBLE);
+	assert_part_data(part(r, 0), " \r\nhidden pre");
+	assert_int_equal(part(r, 2)->kind, SL_MIME_KIND_EPILOGUE);
+	assert_part_data(part(r, 2), "hidden epi\r\n");
+	assert_true(has_anom(r, "mime.preamble_text"));
+	assert_true(has_anom(r, "mime.epilogue_text"));
+	rec_free(r);
+}
+
+static void boundary_never_found(void **st)
+{
+	struct rec *r = decode("Content-Type: multipart/mixed; boundary=b\r\n\r\n\r\nall text\r\n");
+
+	assert_true(has_anom(r, "mime.boundary_not_found"));
+	assert_int_equal(r->np, 1);
+	assert_int_equal(part(r, 0)->kind, SL_MIME_KIND_PREAMBLE);
+	assert_part_data(part(r, 0), "\r\nall text\r\n");
+	rec_free(r);
+	/* headers only (IMAP header fetch): an empty part, as Python gives */
+	r = decode("Content-Type: multipart/mixed; boundary=b\r\n\r\n");
+	assert_int_equal(r->np, 1);
+	assert_int_equal(part(r, 0)->n, 0);
+	rec_free(r);
+}
+
+static void multipart_without_boundary_is_raw(void **st)
+{
+	struct rec *r = decode("Content-Type: multipart/mixed\r\n\r\n--x\r\n\r\nbody\r\n");
+
+	assert_true(has_anom(r, "mime.multipart_no_boundary"));
+	assert_true(part(r, 0)->raw);
+	assert_part_data(part(r, 0), "--x\r\n\r\nbody\r\n");
+	rec_free(r);
+}
+
+static void unusual_boundaries(void **st)
+{
+	struct rec *r = decode("Content-Type: multipart/mixed;\r\n boundary=\"=_a b?c(d):+,./'\"\r\n\r\n"
+			       "--=_a b?c(d):+,./'\r\n\r\none\r\n"
+			       "--=_a b?c(d):+,./'--  \t\r\n");
+
+	assert_part_data(part(r, 0), "one");
+	assert_false(has_anom(r, "mime.boundary_unusual"));
+	assert_false(has_anom(r, "mime.close_boundary_missing"));
+	rec_free(r);
+	r = decode("Content-Type: multipart/mixed; boundary=\"a{b}|\xe9\"\r\n\r\n"
+		   "--a{b}|\xe9\r\n\r\ntwo\r\n--a{b}|\xe9--\r\n");
+	assert_true(has_anom(r, "mime.boundary_unusual"));
+	assert_part_data(part(r, 0), "two");
+	rec_free(r);
+}
+
+static void boundary_lookalike_and_prefix(void **st)
+{
+	struct rec *r = decode("Content-Type: multipart/mixed; boundary=bb\r\n\r\n--bb\r\n"
+			       "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n"
+			       "x\r\n--bXYZ\r\ny\r\n--b--\r\n--bb--\r\n");
+
+	assert_true(has_anom(r, "mime.boundary_prefix"));
+	assert_true(has_anom(r, "mime.boundary_lookalike"));
+	assert_part_data(part(r, 0), "x\r\n--bXYZ\r\ny");
+	rec_free(r);
+}
+
+static void bare_cr_delimiter_is_text(void **st)
+{
+	struct rec *r = decode("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n"
+			       "x\r\n--b\rmore\r\n--b--\r\n");
+
+	assert_true(has_anom(r, "mime.boundary_bare_cr"));
+	assert_part_data(part(r, 0), "x\r\n--b\rmore");
+	rec_free(r);
+}
+
+static void long_transport_padding(void **st)
+{
+	char m[4096];
+	int k = snprintf(m, sizeof(m), "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n"
+				       "x\r\n--b");
+
+	memset(m + k, ' ', 1500);
+	snprintf(m + k + 1500, sizeof(m) - (size_t)k - 1500, "\r\ny\r\n--b  \r\n\r\nz\r\n--b--\r\n");
+	struct rec *r = decode(m);
+
+	assert_true(has_anom(r, "mime.boundary_padding_overlong"));
+	assert_int_equal(r->np, 2);
+	assert_int_equal(part(r, 0)->n, 3 + 3 + 1500 + 3);
+	assert_part_data(part(r, 1), "z");
+	rec_free(r);
+}
+
+static void part_after_close_is_decoded(void **st)
+{
+	struct rec *r = decode("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n"
+			       "--b--\r\n--b\r\nContent-Transfer-Encoding: base64\r\n\r\nSGk=\r\n");
+
+	assert_true(has_anom(r, "mime.part_after_close"));
+	assert_part_data(part(r, r->np - 1), "Hi");
+	rec_free(r);
+}
+
+static void double_delimiter_no_empty_part(void **st)
+{
+	struct rec *r = decode("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n--b\r\n\r\n"
+			       "x\r\n--b\r\nX-H: 1\r\n--b--\r\n");
+
+	/* like Python: no part between two delimiters; headers only: empty part */
+	assert_int_equal(r->np, 2);
+	assert_part_data(part(r, 0), "x");
+	assert_int_equal(part(r, 1)->n, 0);
+	rec_free(r);
+}
+
+static void digest_default_type(void **st)
+{
+	struct rec *r = decode("Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\n"
+			       "Subject: in digest\r\n\r\nm\r\n--d--\r\n");
+
+	assert_non_null(strstr(r->log, "Subject=in digest"));
+	assert_part_data(part(r, 0), "m");
+	rec_free(r);
+}
+
+static void classification(void **st)
+{
+	struct rec *r = decode("Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+			       "--b\r\n\r\nno type\r\n"
+			       "--b\r\nContent-Type: image/png\r\n\r\npng\r\n"
+			       "--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment\r\n\r\na\r\n"
+			       "--b\r\nContent-Type: bogus\r\n\r\nb\r\n"
+			       "--b--\r\n");
+
+	assert_true(part(r, 0)->text && !part(r, 0)->att);
+	assert_true(!part(r, 1)->text && part(r, 1)->att);
+	assert_true(!part(r, 2)->text && part(r, 2)->att);
+	assert_string_equal(part(r, 3)->ct, "text/plain");
+	assert_true(has_anom(r, "mime.content_type_invalid"));
+	rec_free(r);
+}
+
+static void header_anomalies(void **st)
+{
+	static const char mh[] = "From xyz Mon Jan 1\r\nX-A: a\x00" "b\r\nX-B: \xc3\xa9\r\n"
+				 "Subject : spaced\r\n: nameless\r\nnot a header\r\nX-C: c\r\n\r\n";
+	struct rec *r = decode_lim(mh, sizeof(mh) - 1, NULL);
+
+	assert_true(has_anom(r, "mime.mbox_from"));
+	assert_true(has_anom(r, "mime.header_nul"));
+	assert_true(has_anom(r, "mime.header_8bit"));
+	assert_true(has_anom(r, "mime.header_name_space"));
+	assert_true(has_anom(r, "mime.header_empty_name"));
+	assert_true(has_anom(r, "mime.header_no_colon"));
+	assert_non_null(strstr(r->log, "H 1 d0 Subject=spaced\n"));
+	assert_non_null(strstr(r->log, "H 1 d0 =nameless\n"));
+	/* the line without a colon starts the body, as in Python */
+	assert_part_data(part(r, 0), "not a header\r\nX-C: c\r\n\r\n");
+	rec_free(r);
+}
+
+static void limit_depth(void **st)
+{
+	struct sl_mime_limits l;
+	char m[2048] = "";
+	size_t k = 0;
+
+	sl_mime_limits_default(&l);
+	l.max_depth = 3;
+	for (int i = 0; i < 5; i++)
+		k += (size_t)snprintf(m + k, sizeof(m) - k,
+				      "Content-Type: multipart/mixed; boundary=l%d\r\n\r\n--l%d\r\n", i, i);
+	k += (size_t)snprintf(m + k, sizeof(m) - k, "\r\ndeep\r\n");
+	struct rec *r = decode_lim(m, k, &l);
+
+	assert_true(has_anom(r, "mime.depth_exceeded"));
+	assert_true(has_anom(r, "mime.gave_up"));
+	assert_int_equal(r->np, 1);
+	assert_true(part(r, 0)->raw);
+	assert_int_equal(part(r, 0)->depth, 3);
+	assert_non_null(memmem(part(r, 0)->data, part(r, 0)->n, "deep", 4));
+	rec_free(r);
+}
+
+static void limit_parts_and_headers(void **st)
+{
+	struct sl_mime_limits l;
+
+	sl_mime_limits_default(&l);
+	l.max_parts = 3;
+	static const char mp[] = "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n1\r\n"
+				 "--b\r\n\r\n2\r\n--b\r\n\r\n3\r\n--b--\r\n";
+	struct rec *r = decode_lim(mp, sizeof(mp) - 1, &l);
+
+	assert_true(has_anom(r, "mime.too_many_parts"));
+	assert_true(part(r, r->np - 1)->raw);
+	assert_int_equal(part(r, r->np - 1)->id, 4);
+	assert_part_data(part(r, r->np - 1), "\r\n3\r\n--b--\r\n");
+	rec_free(r);
+
+	sl_mime_limits_default(&l);
+	l.max_headers = 2;
+	static const char h[] = "A: 1\r\nB: 2\r\nC: 3\r\n\r\nbody";
+	r = decode_lim(h, strlen(h), &l);
+	assert_true(has_anom(r, "mime.too_many_headers"));
+	assert_true(part(r, 0)->raw);
+	assert_part_data(part(r, 0), "C: 3\r\n\r\nbody");
+	rec_free(r);
+
+	sl_mime_limits_default(&l);
+	l.max_header_bytes = 256;
+	char big[1024];
+	size_t k = (size_t)snprintf(big, sizeof(big), "Subject: ");
+
+	memset(big + k, 'x', 400);
+	k += 400;
+	k += (size_t)snprintf(big + k, sizeof(big) - k, "\r\n\r\nb");
+	r = decode_lim(big, k, &l);
+	assert_true(has_anom(r, "mime.header_too_long"));
+	assert_true(part(r, 0)->raw);
+	assert_int_equal(part(r, 0)->n, k);	/* nothing lost */
+	rec_free(r);
+}
+
+static void readings_limit(void **st)
+{
+	struct sl_mime_limits l;
+	static const char m[] = "Content-Transfer-Encoding: base64\r\n"
+				"Content-Transfer-Encoding: quoted-printable\r\n\r\nQQ==QUJD\r\n";
+
+	sl_mime_limits_default(&l);
+	l.max_readings = 2;
+	struct rec *r = decode_lim(m, strlen(m), &l);
+
+	assert_int_equal(r->np, 2);
+	assert_true(has_anom(r, "mime.readings_limit"));
+	rec_free(r);
+}
+
+/* Peak memory does not grow with the size of an attachment streamed in
+ * 64 KiB chunks (no timing is asserted, only bytes and RSS). */
+static void count_data(void *u, const struct sl_mime_part *p, const uint8_t *d, size_t n)
+{
+	*(uint64_t *)u += n;
+}
+
+static void large_attachment_streams(void **st)
+{
+	const struct sl_mime_cb cb = { .part_data = count_data };
+	uint64_t out = 0;
+	struct sl_mime *m = sl_mime_new(NULL, &cb, &out, NULL);
+	static const char head[] = "Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\n"
+				   "Content-Transfer-Encoding: base64\r\n\r\n";
+	uint8_t chunk[65536];
+	struct rusage ru0, ru1;
+
+	for (size_t i = 0; i < sizeof(chunk); i++)
+		chunk[i] = (i % 78 == 76) ? '\r' : (i % 78 == 77) ? '\n' : "QUJD"[i % 4];
+	sl_mime_feed(m, (const uint8_t *)head, strlen(head));
+	sl_mime_feed(m, chunk, sizeof(chunk));
+	getrusage(RUSAGE_SELF, &ru0);
+	for (int i = 0; i < 1600; i++)	/* ~100 MiB */
+		sl_mime_feed(m, chunk, sizeof(chunk));
+	sl_mime_feed(m, (const uint8_t *)"\r\n--zz--\r\n", 10);
+	sl_mime_finish(m);
+	getrusage(RUSAGE_SELF, &ru1);
+	sl_mime_free(m);
+	assert_true(out > 70u * 1024 * 1024);
+	assert_true(ru1.ru_maxrss - ru0.ru_maxrss < 4096);	/* KiB */
+}
+
+static void reset_reuses_decoder(void **st)
+{
+	struct rec *r = calloc(1, sizeof(*r));
+	struct sl_mime *m = sl_mime_new(NULL, &rec_cb, r, NULL);
+
+	sl_mime_feed(m, (const uint8_t *)multi_crlf, strlen(multi_crlf));
+	sl_mime_finish(m);
+	sl_mime_reset(m);
+	sl_mime_feed(m, (const uint8_t *)"Subject: 2\r\n\r\nsecond", 20);
+	sl_mime_finish(m);
+	sl_mime_free(m);
+	assert_int_equal(r->np, 3);
+	assert_int_equal(part(r, 2)->id, 1);
+	assert_part_data(part(r, 2), "second");
+	rec_free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(single_part_keeps_body_and_unfolds),
+		cmocka_unit_test(multipart_crlf_before_delimiter_belongs_to_it),
+		cmocka_unit_test(bare_lf_message),
+		cmocka_unit_test(nested_and_message_rfc822),
+		cmocka_unit_test(outer_delimiter_closes_inner_parts),
+		cmocka_unit_test(rfc2047_headers),
+		cmocka_unit_test(rfc2231_and_filename_conflict),
+		cmocka_unit_test(base64_tolerant),
+		cmocka_unit_test(base64_pad_in_middle_two_readings),
+		cmocka_unit_test(quoted_printable),
+		cmocka_unit_test(identity_encodings_and_unknown),
+		cmocka_unit_test(uuencode_in_text_is_extra_part),
+		cmocka_unit_test(duplicate_cte_both_readings),
+		cmocka_unit_test(conflicting_boundaries_either_delimits),
+		cmocka_unit_test(missing_final_boundary),
+		cmocka_unit_test(preamble_and_epilogue),
+		cmocka_unit_test(boundary_never_found),
+		cmocka_unit_test(multipart_without_boundary_is_raw),
+		cmocka_unit_test(unusual_boundaries),
+		cmocka_unit_test(boundary_lookalike_and_prefix),
+		cmocka_unit_test(bare_cr_delimiter_is_text),
+		cmocka_unit_test(long_transport_padding),
+		cmocka_unit_test(part_after_close_is_decoded),
+		cmocka_unit_test(double_delimiter_no_empty_part),
+		cmocka_unit_test(digest_default_type),
+		cmocka_unit_test(classification),
+		cmocka_unit_test(header_anomalies),
+		cmocka_unit_test(limit_depth),
+		cmocka_unit_test(limit_parts_and_headers),
+		cmocka_unit_test(readings_limit),
+		cmocka_unit_test(large_attachment_streams),
+		cmocka_unit_test(reset_reuses_decoder),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

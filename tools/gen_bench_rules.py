@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+"""Generate a rule file for bench/bench_rules: >= 1,000 keywords and 100
+regexes that look like a real data-loss-prevention policy (project and
+product names, confidential phrases, customer names, account-number and
+card-like patterns).  Deterministic (fixed seed), so runs compare.
+
+usage: tools/gen_bench_rules.py [--keywords N] [--regexes N] [-o FILE]
+"""
+import argparse
+import random
+import sys
+
+ADJ = """amber arctic azure bold bright broad calm cedar coral crimson crystal dark
+deep desert distant dusty eastern ember fallen final first frozen gentle golden
+granite green grey hidden high hollow iron ivory jade last lone lunar marble
+midnight misty northern ocean pale polar quiet rapid red rising royal rusty
+scarlet secret shadow silent silver slate southern steel stone storm summer
+swift tall thunder twin velvet violet western white wild winter""".split()
+
+NOUN = """albatross anchor arrow aspen badger beacon bluebird bridge canyon cardinal
+cascade citadel comet condor cypress delta dragon eagle falcon fjord forge fox
+glacier griffin harbor hawk heron horizon hunter island jaguar kestrel lantern
+lighthouse lynx maple meadow meridian mesa nebula orchid osprey otter panther
+phoenix pinnacle quarry raven reef ridge river sabre sentinel sequoia sierra
+sparrow spire summit talon tempest thistle tiger titan tundra valley viper
+willow wolf zephyr""".split()
+
+PHRASES = """company confidential|internal use only|do not forward|not for distribution|
+attorney client privileged|trade secret|board minutes|merger discussion|
+acquisition target|layoff plan|salary review|source code|private key|
+password reset|wire transfer instructions|bank account details|payroll export|
+customer database|credit card list|social security number|passport scan|
+draft earnings|quarterly forecast|restructuring plan|due diligence""".replace("\n", "").split("|")
+
+FIRST = """james mary robert patricia john jennifer michael linda david elizabeth william
+barbara richard susan joseph jessica thomas sarah charles karen""".split()
+LAST = """smith johnson williams brown jones garcia miller davis rodriguez martinez
+hernandez lopez gonzalez wilson anderson thomas taylor moore jackson martin""".split()
+
+REGEX_PREFIX = """ACCT ACC CUST CID INV PO SO ORD TKT CASE CLM POL MBR EMP HR PAY TAX
+VAT SSN NIN BSN IBAN SWIFT LOAN MTG CARD GIFT VOU REF TRX TXN WIRE ACH CHK DEP
+SAV BRK PRT LIC KEY TOK SEC API""".split()
+
+
+def keywords(n, rnd):
+    seen = set()
+    out = []
+
+    def add(text, nocase=True):
+        if text.lower() in seen:
+            return
+        seen.add(text.lower())
+        out.append((text, nocase))
+
+    for p in PHRASES:
+        add(p)
+    while len(out) < n:
+        r = rnd.random()
+        if r < 0.45:
+            add("Project %s %s" % (rnd.choice(ADJ).title(), rnd.choice(NOUN).title()))
+        elif r < 0.65:
+            add("Operation %s" % rnd.choice(NOUN).title() + rnd.choice(NOUN))
+        elif r < 0.85:
+            add("%s %s" % (rnd.choice(FIRST).title(), rnd.choice(LAST).title()))
+        else:
+            # product codes are case-sensitive
+            add("%s-%s%d" % (rnd.choice(NOUN).upper()[:5], rnd.choice("ABCDEFGHJKLMNPQRSTUVWXYZ"),
+                             rnd.randrange(100, 9999)), nocase=False)
+    return out[:n]
+
+
+def regexes(n, rnd):
+    out = [
+        (r"\b\d{3}-\d{2}-\d{4}\b", "US SSN"),
+        (r"\b4\d{3}([- ]?\d{4}){3}\b", "Visa-like card number"),
+        (r"\b5[1-5]\d{2}([- ]?\d{4}){3}\b", "Mastercard-like card number"),
+        (r"\b3[47]\d{2}[- ]?\d{6}[- ]?\d{5}\b", "Amex-like card number"),
+        (r"\b[A-Z]{2}\d{2}( ?[A-Z0-9]{4}){3,7}\b", "IBAN-like account"),
+        (r"\b[A-Z]{6}[A-Z2-9][A-NP-Z0-9]([A-Z0-9]{3})?\b", "SWIFT/BIC-like code"),
+        (r"-----BEGIN (RSA |EC )?PRIVATE KEY-----", "private key block"),
+        (r"\bAKIA[0-9A-Z]{16}\b", "cloud access key id"),
+        (r"\bgh[pousr]_[A-Za-z0-9]{36}\b", "source hosting token"),
+        (r"\bxox[baprs]-[0-9A-Za-z-]{10,48}\b", "chat token"),
+    ]
+    seen = set(r for r, _ in out)
+    while len(out) < n:
+        pre = rnd.choice(REGEX_PREFIX)
+        digits = rnd.randrange(6, 13)
+        sep = rnd.choice([r"[-_ ]?", "-", r"[-/]", ""])
+        tail = rnd.choice(["", r"-[A-Z]{2}", r"/\d{2}", r"[A-Z]"])
+        r = r"\b%s%s\d{%d}%s\b" % (pre, sep, digits, tail)
+        if r in seen:
+            continue
+        seen.add(r)
+        out.append((r, "%s number" % pre))
+    return out[:n]
+
+
+def quote(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--keywords", type=int, default=1000)
+    ap.add_argument("--regexes", type=int, default=100)
+    ap.add_argument("-o", "--output")
+    a = ap.parse_args()
+    rnd = random.Random(20240611)
+    out = open(a.output, "w") if a.output else sys.stdout
+    out.write("# Generated by tools/gen_bench_rules.py: %d keywords, %d regexes.\n"
+              % (a.keywords, a.regexes))
+    for i, (kw, nocase) in enumerate(keywords(a.keywords, rnd)):
+        action = "block" if i % 10 == 0 else "alert"
+        out.write("%s kw-%04d body,attachment keyword %s%s msg %s\n"
+                  % (action, i, "nocase " if nocase else "", quote(kw),
+                     quote("confidential term: " + kw[:60])))
+    for i, (rx, what) in enumerate(regexes(a.regexes, rnd)):
+        # regex text is verbatim between the quotes: only '"' needs care
+        assert '"' not in rx
+        out.write('alert re-%03d body,attachment regex "%s" msg %s\n'
+                  % (i, rx, quote("possible " + what)))
+    if out is not sys.stdout:
+        out.close()
+
+
+if __name__ == "__main__":
+    main()
