@@ -4,5 +4,6 @@
 #define SL_CMD_H
 
 int sl_cmd_replay(int argc, char **argv);
+int sl_cmd_check(int argc, char **argv);
 
 #endif

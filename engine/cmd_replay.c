@@ -15,16 +15,21 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "config.h"
+#include "inspect.h"
 #include "log.h"
-#include "pcap_source.h"
-#include "replay_summary.h"
-#include "worker.h"
+#include "replay.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: sluice replay [options] FILE...   (FILE '-' reads stdin)\n"
 		"\n"
+		"  -c, --config FILE         read settings from FILE (docs/config.md)\n"
+		"  -r, --rules FILE          load operator rules from FILE (repeatable; replaces\n"
+		"                            the config file's rules.files)\n"
+		"      --clamav-db PATH      ClamAV database directory or file (must load)\n"
+		"      --no-clamav           do not scan with ClamAV\n"
 		"  -e, --eve FILE            write EVE JSON events to FILE (default: stdout)\n"
 		"      --write-streams DIR   write each direction's reassembled bytes to DIR\n"
 		"      --extract DIR         write each message (.eml) and part, named by sha256,\n"
@@ -48,49 +53,13 @@ static int make_dir(const char *dir, const char *what)
 	return -1;
 }
 
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-/* Runs one file through the worker.  Returns 0, or -1 after printing the
- * one-line error that names the file and packet. */
-static int replay_file(struct sl_worker *w, struct sl_eve *eve, const char *path, bool multi,
-		       struct sl_replay_stats *st)
-{
-	char err[512];
-	struct sl_pcap_source *src = sl_pcap_open(path, err, sizeof(err));
-	struct sl_packet p;
-	int rc = 0, r;
-
-	if (!src) {
-		fprintf(stderr, "sluice replay: %s\n", err);
-		return -1;
-	}
-	sl_eve_set_source(eve, multi ? path : NULL);
-	while ((r = sl_pcap_next(src, &p)) > 0) {
-		st->packets++;
-		st->bytes += p.wire_len;
-		sl_worker_packet(w, &p, p.ts_us);
-	}
-	if (r < 0) {
-		fprintf(stderr, "sluice replay: %s\n", sl_pcap_error(src));
-		rc = -1;
-	}
-	/* Flows end with the file, even after an error: what was read is
-	 * reported. */
-	sl_worker_flush(w);
-	sl_pcap_close(src);
-	st->files++;
-	return rc;
-}
-
 int sl_cmd_replay(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "rules", required_argument, NULL, 'r' },
+		{ "clamav-db", required_argument, NULL, 'D' },
+		{ "no-clamav", no_argument, NULL, 'N' },
 		{ "eve", required_argument, NULL, 'e' },
 		{ "write-streams", required_argument, NULL, 'S' },
 		{ "extract", required_argument, NULL, 'X' },
@@ -101,26 +70,41 @@ int sl_cmd_replay(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct sl_worker_config cfg;
-	const char *eve_path = "-";
-	bool quiet = false;
-	int verbose = 0, c;
+	struct sl_config conf;
+	const char *cfg_path = NULL, *eve_path = NULL, *clamdb = NULL;
+	const char *rules[SL_MAX_RULE_FILES];
+	unsigned n_rules = 0;
+	bool quiet = false, no_clamav = false, csum_set = false;
+	enum sl_csum_mode csum = SL_CSUM_AUTO;
+	const char *streams = NULL, *extract = NULL, *quarantine = NULL;
+	int verbose = 0, c, rc = 2;
+	char err[1024];
 
-	sl_worker_config_default(&cfg);
-	cfg.settle_sync = true;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "e:qvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:r:e:qvh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'c': cfg_path = optarg; break;
+		case 'r':
+			if (n_rules == SL_MAX_RULE_FILES) {
+				fprintf(stderr, "sluice replay: at most %d --rules files\n",
+					SL_MAX_RULE_FILES);
+				return 2;
+			}
+			rules[n_rules++] = optarg;
+			break;
+		case 'D': clamdb = optarg; break;
+		case 'N': no_clamav = true; break;
 		case 'e': eve_path = optarg; break;
-		case 'S': cfg.write_streams_dir = optarg; break;
-		case 'X': cfg.extract_dir = optarg; break;
-		case 'Q': cfg.quarantine_dir = optarg; break;
+		case 'S': streams = optarg; break;
+		case 'X': extract = optarg; break;
+		case 'Q': quarantine = optarg; break;
 		case 'C':
-			if (sl_csum_mode_parse(optarg, &cfg.decode.csum) != 0) {
+			if (sl_csum_mode_parse(optarg, &csum) != 0) {
 				fprintf(stderr, "sluice replay: --checksum takes auto, on or off, not '%s'\n",
 					optarg);
 				return 2;
 			}
+			csum_set = true;
 			break;
 		case 'q': quiet = true; break;
 		case 'v': verbose++; break;
@@ -133,39 +117,76 @@ int sl_cmd_replay(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	sl_log_setup(verbose >= 2 ? SL_LOG_DEBUG : verbose ? SL_LOG_INFO : SL_LOG_NOTICE, stderr);
-	if ((cfg.write_streams_dir && make_dir(cfg.write_streams_dir, "streams") < 0) ||
-	    (cfg.extract_dir && make_dir(cfg.extract_dir, "extract") < 0) ||
-	    (cfg.quarantine_dir && make_dir(cfg.quarantine_dir, "quarantine") < 0))
-		return 2;
 
-	struct sl_eve *eve = sl_eve_open(eve_path);
+	sl_config_default(&conf);
+	if (cfg_path && sl_config_load(&conf, cfg_path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sluice replay: %s\n", err);
+		return 2;
+	}
+	/* Command-line flags override the file. */
+	struct sl_worker_config *cfg = &conf.worker;
+	if (n_rules) {
+		memcpy(conf.inspect.rule_files, rules, n_rules * sizeof(rules[0]));
+		conf.inspect.n_rule_files = n_rules;
+	}
+	if (clamdb) {
+		conf.inspect.clam.database = clamdb;
+		conf.inspect.clamav = true;
+		conf.inspect.clamav_required = true;
+	}
+	if (no_clamav)
+		conf.inspect.clamav = false;
+	if (eve_path)
+		conf.eve = eve_path;
+	if (streams)
+		cfg->write_streams_dir = streams;
+	if (extract)
+		cfg->extract_dir = extract;
+	if (quarantine)
+		cfg->quarantine_dir = quarantine;
+	if (csum_set)
+		cfg->decode.csum = csum;
+	sl_log_setup(verbose >= 2 ? SL_LOG_DEBUG : verbose ? SL_LOG_INFO : conf.log_level, stderr);
+
+	if ((cfg->write_streams_dir && make_dir(cfg->write_streams_dir, "streams") < 0) ||
+	    (cfg->extract_dir && make_dir(cfg->extract_dir, "extract") < 0) ||
+	    (cfg->quarantine_dir && make_dir(cfg->quarantine_dir, "quarantine") < 0))
+		goto out_conf;
+
+	struct sl_inspect *in = sl_inspect_new(&conf.inspect, err, sizeof(err));
+	struct sl_eve *eve = NULL;
+	struct sl_replay *r = NULL;
+	if (!in) {
+		fprintf(stderr, "sluice replay: %s\n", err);
+		goto out;
+	}
+	eve = sl_eve_open(conf.eve);
 	if (!eve) {
-		fprintf(stderr, "sluice replay: cannot write events to %s: %s\n", eve_path,
+		fprintf(stderr, "sluice replay: cannot write events to %s: %s\n", conf.eve,
 			strerror(errno));
-		return 2;
+		goto out;
 	}
-	struct sl_worker *w = sl_worker_new(&cfg, eve, NULL, 0);
-	if (!w) {
-		fprintf(stderr, "sluice replay: out of memory setting up the pipeline\n");
-		sl_eve_close(eve);
-		return 2;
+	r = sl_replay_new(&conf, in, eve, err, sizeof(err));
+	if (!r) {
+		fprintf(stderr, "sluice replay: %s\n", err);
+		goto out;
 	}
-
-	struct sl_replay_stats st = { 0 };
-	uint64_t t0 = mono_us();
-	int failed = 0;
+	if (!quiet) {
+		sl_inspect_describe(in, err, sizeof(err));
+		fprintf(stderr, "sluice replay: %s\n", err);
+	}
 	bool multi = argc - optind > 1;
 	for (int i = optind; i < argc; i++)
-		if (replay_file(w, eve, argv[i], multi, &st) != 0)
-			failed++;
-	st.failed_files = (unsigned)failed;
-	st.elapsed_us = mono_us() - t0;
-	st.events = sl_eve_count(eve);
-
+		if (sl_replay_file(r, argv[i], multi, err, sizeof(err)) != 0)
+			fprintf(stderr, "sluice replay: %s\n", err);
 	if (!quiet)
-		sl_replay_summary(stderr, &st, w);
-	sl_worker_free(w);
+		sl_replay_summary(stderr, r);
+	rc = sl_replay_stats(r)->failed_files ? 1 : 0;
+out:
+	sl_replay_free(r);
 	sl_eve_close(eve);
-	return failed ? 1 : 0;
+	sl_inspect_free(in);
+out_conf:
+	sl_config_free(&conf);
+	return rc;
 }

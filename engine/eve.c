@@ -33,6 +33,15 @@ struct sl_eve *sl_eve_open(const char *path)
 	return e;
 }
 
+struct sl_eve *sl_eve_open_stream(FILE *f)
+{
+	struct sl_eve *e = calloc(1, sizeof(*e));
+
+	if (e)
+		e->f = f;
+	return e;
+}
+
 void sl_eve_close(struct sl_eve *e)
 {
 	if (!e)

@@ -19,6 +19,8 @@ struct sl_eve;
 
 /* path "-" means stdout.  NULL on error (errno set). */
 struct sl_eve *sl_eve_open(const char *path);
+/* Writes to an open stream the caller keeps (and closes after sl_eve_close). */
+struct sl_eve *sl_eve_open_stream(FILE *f);
 void sl_eve_close(struct sl_eve *e);
 /* Every event from now on carries "pcap_file": name (NULL: none). */
 void sl_eve_set_source(struct sl_eve *e, const char *name);

@@ -113,8 +113,11 @@ static json_t *part_json(const struct sl_msg_part *p)
 	json_t *o = json_object();
 
 	json_object_set_new(o, "part", json_integer(p->id));
+	static const char *const kinds[] = { "body", "preamble", "epilogue", "uuencode" };
 	if (p->reading)
 		json_object_set_new(o, "reading", json_integer(p->reading));
+	if (p->kind && p->kind < 4)
+		json_object_set_new(o, "kind", json_string(kinds[p->kind]));
 	json_object_set_new(o, "filename", str_or_null(p->filename));
 	json_object_set_new(o, "content_type", str_or_null(p->content_type));
 	set_opt(o, "encoding", p->encoding);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "cmd_rules.h"
 #include "sluice_version.h"
 
 struct command {
@@ -14,6 +15,8 @@ struct command {
 
 static const struct command commands[] = {
 	{ "replay", sl_cmd_replay, "inspect pcap/pcapng captures offline, write EVE JSON events" },
+	{ "check", sl_cmd_check, "replay captures and compare with their expectation files (CI)" },
+	{ "rules", sl_cmd_rules, "rules check FILE...: validate rule files" },
 };
 
 static void usage(FILE *f)

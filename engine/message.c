@@ -11,7 +11,9 @@
 #include <openssl/evp.h>
 
 #include "log.h"
+#include "base64.h"
 #include "mailaddr.h"
+#include "qp.h"
 #include "packet.h"
 
 /* Leaf parts decoding at the same time: nesting depth x readings.  MIME
@@ -36,13 +38,30 @@ struct part_obj {
 	char *ext_path;
 	const char *content_type, *filename, *encoding;	/* message-arena copies */
 	bool attachment, raw_fallback;
+	uint8_t kind;
 	uint16_t depth;
+};
+
+/* An IMAP fetch of one body part (BODY[2], BODY[1.TEXT]...) carries the
+ * part's body without its headers, so its transfer encoding is unknown:
+ * every plausible reading is inspected - as is, base64-decoded and
+ * quoted-printable-decoded (a reading that does not apply yields little
+ * or nothing).  BINARY[n] is already decoded: one reading. */
+enum { SEC_RAW, SEC_B64, SEC_QP, SEC_READINGS };
+
+struct section {
+	bool on;
+	unsigned readings;
+	struct sl_b64 b64;
+	struct sl_qp qp;
+	uint8_t buf[4096];
 };
 
 struct sl_mail_txn {
 	struct sl_msg msg;		/* first: sl_txn_of() */
 	struct sl_txn_env *env;
 	struct sl_mime *mime;
+	struct section *sec;		/* body-part section mode, else NULL */
 	EVP_MD_CTX *raw_sha;
 	struct obj raw;
 	struct part_obj parts[MAX_ACTIVE];
@@ -255,9 +274,8 @@ static struct part_obj *find_part(struct sl_mail_txn *t, const struct sl_mime_pa
 	return NULL;
 }
 
-static void mime_part_begin(void *u, const struct sl_mime_part *p)
+static struct part_obj *part_open(struct sl_mail_txn *t, const struct sl_mime_part *p)
 {
-	struct sl_mail_txn *t = u;
 	struct part_obj *po = NULL;
 
 	for (int i = 0; i < MAX_ACTIVE; i++) {
@@ -268,13 +286,14 @@ static void mime_part_begin(void *u, const struct sl_mime_part *p)
 	}
 	if (!po) {
 		sl_txn_anomaly(t, SL_ANOM_MIME_GAVE_UP, "too many parts decoding at once");
-		return;
+		return NULL;
 	}
 	memset(po, 0, sizeof(*po));
 	po->used = true;
 	po->id = p->id;
 	po->reading = p->reading;
 	po->depth = p->depth;
+	po->kind = p->kind;
 	po->attachment = !p->is_text;
 	po->raw_fallback = p->raw_fallback;
 	po->content_type = p->content_type ?
@@ -305,6 +324,12 @@ static void mime_part_begin(void *u, const struct sl_mime_part *p)
 
 	if (t->env->extract_dir)
 		po->ext = open_temp(t->env->extract_dir, t->msg.id, "part", &po->ext_path);
+	return po;
+}
+
+static void mime_part_begin(void *u, const struct sl_mime_part *p)
+{
+	part_open(u, p);
 }
 
 static void mime_part_data(void *u, const struct sl_mime_part *p, const uint8_t *d, size_t n)
@@ -343,6 +368,7 @@ static void part_close(struct sl_mail_txn *t, struct part_obj *po)
 		r->id = po->id;
 		r->depth = po->depth;
 		r->reading = po->reading;
+		r->kind = po->kind;
 		r->attachment = po->attachment;
 		r->raw_fallback = po->raw_fallback;
 		r->content_type = po->content_type;
@@ -385,6 +411,95 @@ static const struct sl_mime_cb mime_cb = {
 	.part_end = mime_part_end,
 	.anomaly = mime_anomaly,
 };
+
+/* ---- IMAP body-part sections ---- */
+
+/* "BODY[2]", "BODY[1.3]", "BODY[2.TEXT]", "BINARY[2]": a part's body with
+ * no headers of its own.  "BODY[]", "RFC822", "BODY[HEADER]", "BODY[2.MIME]"
+ * carry headers: the MIME decoder reads those. */
+static int section_kind(const char *sec)
+{
+	const char *lb = strchr(sec, '['), *rb = lb ? strchr(lb, ']') : NULL;
+
+	if (!lb || !rb || rb == lb + 1)
+		return 0;
+	size_t n = (size_t)(rb - lb - 1);
+	const char *in = lb + 1;
+	bool binary = strncasecmp(sec, "BINARY", 6) == 0;
+	if (n >= 4 && (strncasecmp(rb - 4, "MIME", 4) == 0 || (n >= 6 && strncasecmp(rb - 6, "HEADER", 6) == 0)))
+		return 0;
+	if (strncasecmp(in, "HEADER", 6) == 0)
+		return 0;
+	if (!(in[0] >= '0' && in[0] <= '9') && strncasecmp(in, "TEXT", 4) != 0)
+		return 0;
+	return binary ? 2 : 1;
+}
+
+static void section_start(struct sl_mail_txn *t, const char *sec)
+{
+	int k = section_kind(sec);
+
+	if (!k || t->sec)
+		return;
+	t->sec = calloc(1, sizeof(*t->sec));
+	if (!t->sec)
+		return;
+	t->sec->on = true;
+	t->sec->readings = k == 2 ? 1 : SEC_READINGS;
+	sl_b64_init(&t->sec->b64, SL_B64_CONTINUE);
+	sl_qp_init(&t->sec->qp);
+	static const char *const enc[] = { "identity", "base64", "quoted-printable" };
+	for (unsigned r = 0; r < t->sec->readings; r++) {
+		struct sl_mime_part p = {
+			.id = 1, .reading = (uint8_t)r, .is_attachment = true,
+			.content_type = "application/octet-stream",
+			.encoding = k == 2 ? "binary" : enc[r],
+		};
+		part_open(t, &p);
+	}
+}
+
+static void section_data(struct sl_mail_txn *t, const uint8_t *p, size_t n)
+{
+	struct section *sc = t->sec;
+	struct sl_mime_part mp = { .id = 1 };
+
+	mime_part_data(t, &mp, p, n);
+	if (sc->readings == 1)
+		return;
+	/* Decode in slices that fit the buffer. */
+	while (n) {
+		size_t chunk = n < sizeof(sc->buf) / 2 ? n : sizeof(sc->buf) / 2, used = chunk, o;
+		o = sl_b64_decode(&sc->b64, p, chunk, sc->buf, &used);
+		mp.reading = SEC_B64;
+		mime_part_data(t, &mp, sc->buf, o);
+		o = sl_qp_decode(&sc->qp, p, chunk, sc->buf);
+		mp.reading = SEC_QP;
+		mime_part_data(t, &mp, sc->buf, o);
+		p += chunk;
+		n -= chunk;
+	}
+}
+
+static void section_finish(struct sl_mail_txn *t)
+{
+	struct section *sc = t->sec;
+	struct sl_mime_part mp = { .id = 1 };
+	size_t o;
+
+	if (sc->readings > 1) {
+		o = sl_b64_finish(&sc->b64, sc->buf);
+		mp.reading = SEC_B64;
+		mime_part_data(t, &mp, sc->buf, o);
+		o = sl_qp_finish(&sc->qp, sc->buf);
+		mp.reading = SEC_QP;
+		mime_part_data(t, &mp, sc->buf, o);
+	}
+	for (unsigned r = 0; r < sc->readings; r++) {
+		mp.reading = (uint8_t)r;
+		mime_part_end(t, &mp);
+	}
+}
 
 /* ---- the transaction ---- */
 
@@ -451,6 +566,8 @@ void sl_txn_field(struct sl_mail_txn *t, enum sl_mail_field f, const char *v, si
 		break;
 	case SL_MF_IMAP_SECTION:
 		m->imap_section = sl_msg_strdup(m, v, n);
+		if (m->imap_section && m->raw_size == 0)
+			section_start(t, m->imap_section);
 		break;
 	case SL_MF_POP3_COMMAND:
 		m->pop3_command = sl_msg_strdup(m, v, n);
@@ -476,7 +593,10 @@ void sl_txn_data(struct sl_mail_txn *t, const uint8_t *p, size_t n)
 		t->spool_path = NULL;
 	}
 	obj_data(t, &t->raw, p, n);
-	sl_mime_feed(t->mime, p, n);
+	if (t->sec)
+		section_data(t, p, n);
+	else
+		sl_mime_feed(t->mime, p, n);
 }
 
 /* Anomalies of the flow (TCP evasion, defragmentation) taint every message
@@ -501,7 +621,10 @@ static void finish(struct sl_mail_txn *t, const struct sl_anomaly_set *fa)
 	unsigned len = 0;
 
 	t->finished = true;
-	sl_mime_finish(t->mime);
+	if (t->sec)
+		section_finish(t);
+	else
+		sl_mime_finish(t->mime);
 	/* Parts the decoder left open (it should not) still get ended. */
 	for (int i = 0; i < MAX_ACTIVE; i++)
 		if (t->parts[i].used)
@@ -586,6 +709,7 @@ void sl_txn_free(struct sl_mail_txn *t)
 		free(po->ext_path);
 	}
 	sl_mime_free(t->mime);
+	free(t->sec);
 	EVP_MD_CTX_free(t->raw_sha);
 	if (t->spool)
 		fclose(t->spool);

@@ -131,8 +131,15 @@ static void build_server_ports(struct sl_worker *w)
 	w->cfg.flow.server_ports = w->server_ports;
 }
 
-struct sl_worker *sl_worker_new(const struct sl_worker_config *cfg, struct sl_eve *eve,
-				const struct sl_sink *sinks, unsigned n_sinks)
+void sl_worker_set_sinks(struct sl_worker *w, const struct sl_sink *sinks, unsigned n)
+{
+	w->sinks = sinks;
+	w->n_sinks = n;
+	w->txn_env.sinks = sinks;
+	w->txn_env.n_sinks = n;
+}
+
+struct sl_worker *sl_worker_new(const struct sl_worker_config *cfg, struct sl_eve *eve)
 {
 	struct sl_worker *w = calloc(1, sizeof(*w));
 
@@ -140,8 +147,6 @@ struct sl_worker *sl_worker_new(const struct sl_worker_config *cfg, struct sl_ev
 		return NULL;
 	w->cfg = *cfg;
 	w->eve = eve;
-	w->sinks = sinks;
-	w->n_sinks = n_sinks;
 	build_server_ports(w);
 	sl_memcap_init(&w->stream_mc, "stream", cfg->stream_memcap);
 	sl_memcap_init(&w->defrag_mc, "defrag", cfg->defrag.memcap);
@@ -158,8 +163,6 @@ struct sl_worker *sl_worker_new(const struct sl_worker_config *cfg, struct sl_ev
 
 	struct sl_txn_env *te = &w->txn_env;
 	te->mime = cfg->mime;
-	te->sinks = sinks;
-	te->n_sinks = n_sinks;
 	te->ctr = &w->ctr;
 	te->anomaly_action = w->cfg.anomaly_action;
 	te->extract_dir = cfg->extract_dir;
@@ -245,6 +248,12 @@ enum sl_pkt_action sl_worker_packet(struct sl_worker *w, struct sl_packet *p, ui
 	}
 
 	struct sl_flow *f = sl_flow_get(w->flows, p, now_us, &dir);
+	if (f && (p->tcp_flags & (SL_TH_SYN | SL_TH_ACK)) == SL_TH_SYN && sl_tcp_closed(&f->tcp)) {
+		/* A new connection on the 4-tuple of a closed one (port reuse,
+		 * TIME_WAIT recycling): the old flow ends here. */
+		sl_flow_remove(w->flows, f, SL_FLOW_END_FIN);
+		f = sl_flow_get(w->flows, p, now_us, &dir);
+	}
 	if (!f)
 		return w->cfg.flow_table_full >= SL_ACTION_TEMPFAIL ? SL_PKT_DROP : SL_PKT_ACCEPT;
 	f->pkts[dir]++;
@@ -255,6 +264,12 @@ enum sl_pkt_action sl_worker_packet(struct sl_worker *w, struct sl_packet *p, ui
 	struct tcp_u tu = { w, f };
 	struct sl_tcp_io io = { tcp_consume, &tu, tcp_anomaly, &tu };
 	enum sl_tcp_verdict tv = sl_tcp_segment(w->tcp, &f->tcp, p, dir, &io);
+	/* A parser may wait in one direction for the other (app.h): after
+	 * every delivery offer the waiting side its bytes again, alternating
+	 * while either makes progress (bounded: each round consumes bytes). */
+	for (int round = 0, d = !dir; round < 8; round++, d = !d)
+		if (!sl_tcp_reoffer(w->tcp, &f->tcp, (enum sl_dir)d, p, &io) && round)
+			break;
 	w->cur = NULL;
 
 	sl_flow_set_class(w->flows, f, class_of(f));

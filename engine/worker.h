@@ -53,8 +53,10 @@ struct sl_worker_config {
 void sl_worker_config_default(struct sl_worker_config *c);
 
 struct sl_worker;
-struct sl_worker *sl_worker_new(const struct sl_worker_config *cfg, struct sl_eve *eve,
-				const struct sl_sink *sinks, unsigned n_sinks);
+struct sl_worker *sl_worker_new(const struct sl_worker_config *cfg, struct sl_eve *eve);
+/* The inspectors' sinks for this worker (their counters are the worker's:
+ * create them with sl_worker_counters()).  Before the first packet. */
+void sl_worker_set_sinks(struct sl_worker *w, const struct sl_sink *sinks, unsigned n);
 void sl_worker_free(struct sl_worker *w);
 
 /* Runs one packet through the pipeline.  now_us drives timeouts (packet time

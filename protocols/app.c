@@ -119,7 +119,8 @@ static struct sl_consume not_mail(struct sl_app *a, const struct sl_slice *s)
  * parser resyncs at the next line. */
 static struct sl_consume parse(struct sl_app *a, const struct sl_slice *s)
 {
-	if (a->parsed[s->dir] || s->offset == 0 || (s->flags & SL_SLICE_GAP)) {
+	if (a->parsed[s->dir] || (s->offset == 0 && !(s->flags & SL_SLICE_MIDSTREAM)) ||
+	    (s->flags & SL_SLICE_GAP)) {
 		a->parsed[s->dir] = true;
 		return a->proto->parse(a->st, s);
 	}
@@ -127,7 +128,7 @@ static struct sl_consume parse(struct sl_app *a, const struct sl_slice *s)
 
 	a->parsed[s->dir] = true;
 	g.flags |= SL_SLICE_GAP;
-	g.gap_len = s->offset;
+	g.gap_len = s->offset ? s->offset : 1;	/* midstream: an unknown amount before */
 	return a->proto->parse(a->st, &g);
 }
 
@@ -166,9 +167,9 @@ static struct sl_consume detect(struct sl_app *a, const struct sl_slice *s)
 		if (!a->port_guess)
 			return not_mail(a, s);
 		a->client_waited = true;
-		return run(a, a->port_guess, s->offset != 0, s);
+		return run(a, a->port_guess, s->offset != 0 || (s->flags & SL_SLICE_MIDSTREAM), s);
 	}
-	if (s->offset != 0 || (s->flags & SL_SLICE_GAP)) {
+	if (s->offset != 0 || (s->flags & (SL_SLICE_GAP | SL_SLICE_MIDSTREAM))) {
 		/* Picked up without the greeting. */
 		if (!a->port_guess)
 			return not_mail(a, s);

@@ -16,6 +16,23 @@ static uint8_t bol_after(const struct sl_dot *d, const uint8_t *p, size_t lf)
 	return cr ? 1 : 2;
 }
 
+/* The next "\n." in p[0..n): memchr per line end is faster than memmem
+ * with a two-byte needle on mail's short lines. */
+static const uint8_t *find_lf_dot(const uint8_t *p, size_t n)
+{
+	const uint8_t *e = p + n;
+
+	while (p < e) {
+		const uint8_t *lf = memchr(p, '\n', (size_t)(e - p));
+		if (!lf || lf + 1 >= e)
+			return NULL;
+		if (lf[1] == '.')
+			return lf;
+		p = lf + 1;
+	}
+	return NULL;
+}
+
 static size_t finish(struct sl_dot *d, const uint8_t *p, size_t used)
 {
 	if (used)
@@ -49,7 +66,7 @@ size_t sl_dot_feed(struct sl_dot *d, const uint8_t *p, size_t n, sl_dot_emit_fn 
 			run = pos;
 		}
 		d->bol = 0;
-		const uint8_t *hit = memmem(p + pos, n - pos, "\n.", 2);
+		const uint8_t *hit = find_lf_dot(p + pos, n - pos);
 		if (!hit) {
 			/* A trailing LF leaves us at a line start whose first
 			 * byte has not arrived yet. */

@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include "smtp.h"
 
 #include <stddef.h>
@@ -317,8 +318,13 @@ static void set_name(char *dst, uint16_t *dn, const uint8_t *p, size_t n)
 static void auth_response(struct smtp *s, const uint8_t *p, size_t n, const struct sl_packet *pkt)
 {
 	uint8_t buf[2 * SMTP_NAME_MAX + 8];
-	unsigned step = s->auth.step++;
+	unsigned step = s->auth.step;
 	long got;
+
+	/* Saturates: a wrap would make a later response (a password) look
+	 * like the first. */
+	if (s->auth.step < UINT8_MAX)
+		s->auth.step++;
 
 	if (n == 1 && p[0] == '*')
 		return;			/* cancelled: the server answers 501 */
@@ -788,6 +794,24 @@ static size_t server(struct smtp *s, const struct sl_slice *sl, bool *stop)
 
 /* ---- gaps ---- */
 
+/* A flow picked up mid-session most often starts at a segment boundary,
+ * which in SMTP is usually a line boundary: when the first bytes seen look
+ * like the start of a command (four letters and a separator) or of a reply
+ * (three digits and ' ' or '-'), that line is parsed instead of skipped. */
+static bool midstream_line_start(const struct sl_slice *sl)
+{
+	const uint8_t *p = sl->data;
+
+	if (!(sl->flags & SL_SLICE_MIDSTREAM) || sl->offset != 0 || sl->len < 5)
+		return false;
+	if (sl->dir == SL_TO_CLIENT)
+		return isdigit(p[0]) && isdigit(p[1]) && isdigit(p[2]) && (p[3] == ' ' || p[3] == '-');
+	for (int i = 0; i < 4; i++)
+		if (!isalpha(p[i]))
+			return false;
+	return p[4] == ' ' || p[4] == '\r' || p[4] == '\n' || isalpha(p[4]);
+}
+
 /* Bytes are missing before this slice: what was in flight is lost and the
  * next line is found again.  Inside BDAT the framing survives a gap that
  * ends within the chunk. */
@@ -819,7 +843,7 @@ static void on_gap(struct smtp *s, const struct sl_slice *sl)
 			sl_mtxn_abort(c, &s->cur, "gap");
 			s->cst = C_CMD;
 		}
-		s->ln[0].skipping = true;
+		s->ln[0].skipping = !midstream_line_start(sl);
 		return;
 	}
 	/* Lost replies: nothing queued can be matched any more. */
@@ -830,7 +854,7 @@ static void on_gap(struct smtp *s, const struct sl_slice *sl)
 		start_body(s, sl->pkt);
 	else if (s->cst == C_WAIT_TLS || s->cst == C_AUTH)
 		s->cst = C_CMD;
-	s->ln[1].skipping = true;
+	s->ln[1].skipping = !midstream_line_start(sl);
 	s->greeted = true;
 }
 

@@ -181,7 +181,9 @@ static size_t call(const struct op *o, enum sl_dir dir, const uint8_t *p, size_t
 	static const uint8_t none[1];	/* data is never NULL, even when empty */
 	struct sl_slice sl = {
 		.data = p ? p : none, .len = n, .offset = off, .gap_len = gap_len, .dir = dir,
-		.flags = flags | (gap_len ? SL_SLICE_GAP : 0), .pkt = o->pkt,
+		.flags = flags | (gap_len ? SL_SLICE_GAP : 0) |
+			 (o->s->flags & S_MIDSTREAM ? SL_SLICE_MIDSTREAM : 0),
+		.pkt = o->pkt,
 	};
 	struct sl_consume c;
 
@@ -953,4 +955,29 @@ uint64_t sl_tcp_session_mem(const struct sl_tcp_session *s)
 	for (int d = 0; d < 2; d++)
 		n += sl_tcp_buf_mem(s->half[d].pending) + sl_tcp_ooo_mem(&s->half[d]);
 	return n;
+}
+
+/* A parser may leave bytes because it waits for the other direction (SMTP
+ * body bytes before the server's 354, an IMAP literal before the server's
+ * continuation).  After the other direction progressed, the worker offers
+ * those bytes again, without new ones.  pkt is the packet being processed
+ * (of the other direction): it is what made them decidable. */
+bool sl_tcp_reoffer(struct sl_tcp_ctx *ctx, struct sl_tcp_session *s, enum sl_dir dir,
+		    const struct sl_packet *pkt, const struct sl_tcp_io *io)
+{
+	const struct op o = { .ctx = ctx, .s = s, .pkt = pkt, .io = io };
+	struct sl_tcp_half *h = &s->half[dir];
+	uint32_t unc = h->pending ? h->pending->unc : 0;
+	size_t c;
+
+	if (!unc || (h->flags & H_STOP))
+		return false;
+	c = call(&o, dir, sl_tcp_buf_at(h->pending, h->delivered - unc), unc,
+		 h->delivered - unc, 0, 0);
+	if (h->flags & H_STOP)
+		return true;
+	if (h->pending)
+		h->pending->unc = (uint32_t)(unc - c);
+	settle(&o, dir);
+	return c > 0;
 }

@@ -171,6 +171,11 @@ enum sl_tcp_verdict sl_tcp_segment(struct sl_tcp_ctx *ctx, struct sl_tcp_session
 /* Stop delivering dir to the consumer (it answered SL_CONSUME_STOP, or the
  * flow is bypassed); tracking continues, buffers are freed. */
 void sl_tcp_stop(struct sl_tcp_ctx *ctx, struct sl_tcp_session *s, enum sl_dir dir);
+/* Offers dir's unconsumed bytes again (nothing new), after the other
+ * direction made progress a parser was waiting for.  True when the consumer
+ * took some; pkt is the packet being processed (either direction). */
+bool sl_tcp_reoffer(struct sl_tcp_ctx *ctx, struct sl_tcp_session *s, enum sl_dir dir,
+		    const struct sl_packet *pkt, const struct sl_tcp_io *io);
 /* Flow end: deliver what can be delivered (holes as gaps) and EOF, both
  * directions, then free every buffer.  The session stays valid (empty). */
 void sl_tcp_flush(struct sl_tcp_ctx *ctx, struct sl_tcp_session *s, const struct sl_tcp_io *io);

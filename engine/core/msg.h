@@ -33,6 +33,7 @@ struct sl_msg_part {
 	uint32_t id;			/* 1-based part number in document order */
 	uint16_t depth;
 	uint8_t reading;		/* 0 = primary reading; >0 alternative */
+	uint8_t kind;			/* 0 body; else preamble, epilogue, uuencode (mime.h) */
 	bool attachment;		/* has a filename or Content-Disposition: attachment, or not text */
 	bool raw_fallback;		/* decoder gave up: size/hash are of the raw bytes */
 	const char *content_type;

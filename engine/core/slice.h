@@ -34,6 +34,9 @@ static inline const char *sl_dir_name(enum sl_dir d)
 enum sl_slice_flag {
 	SL_SLICE_GAP = 1u << 0,		/* gap_len bytes are missing before data[0] */
 	SL_SLICE_EOF = 1u << 1,		/* no more bytes will come in this direction */
+	SL_SLICE_MIDSTREAM = 1u << 2,	/* the flow was picked up without its handshake:
+					   offset 0 is the first byte seen, not the first
+					   byte sent, so parsers must resynchronise */
 };
 
 struct sl_slice {

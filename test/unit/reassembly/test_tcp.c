@@ -959,6 +959,59 @@ static void fin_drops_queued_beyond(void **st)
 	th_free(t);
 }
 
+/* A big hole filled at once: one call, then the buffer shrinks back. */
+static void big_fill_gives_memory_back(void **st)
+{
+	enum { N = 600000 };
+	struct sl_tcp_config cfg;
+	struct sl_packet *fill;
+	uint8_t *data = malloc(N);
+	uint32_t seed = 99;
+	struct th *t;
+
+	for (uint32_t i = 0; i < N; i++)
+		data[i] = (uint8_t)th_rand(&seed);
+	sl_tcp_config_default(&cfg);
+	cfg.history = 64u << 10;
+	t = th_new(&cfg, 0, N);
+	th_handshake(t, C, S, 7, 7, 65535, 65535);
+	/* the server opens its window (65535 << 7) */
+	th_send(t, SL_TO_CLIENT, th_pkt(t, SD, CD, SL_TH_ACK, NULL, 0, 65535));
+	for (uint32_t off = 1000; off < N; off += 1448)
+		assert_int_equal(th_data(t, SL_TO_SERVER, CD + off, SD, data + off,
+					 SL_MIN(1448u, N - off)), SL_TCP_ACCEPT);
+	assert_int_equal(t->rec.ncalls, 0);
+	fill = th_pkt(t, CD, SD, ACKPSH, data, 1000, 65535);
+	assert_int_equal(th_send(t, SL_TO_SERVER, fill), SL_TCP_ACCEPT);
+	assert_int_equal(t->rec.ncalls, 1);
+	assert_int_equal(t->rec.calls[0].len, N);
+	assert_ptr_equal(t->rec.calls[0].pkt, fill);
+	assert_stream(t, SL_TO_SERVER, data, N);
+	/* only the history (64 KiB) is left, in a buffer sized for it */
+	assert_true(sl_tcp_session_mem(&t->s) <= (256u << 10) + 64);
+	assert_int_equal(sl_tcp_session_mem(&t->s), sl_memcap_used(&t->mc));
+	assert_clean(t);
+	th_free(t);
+	free(data);
+}
+
+/* The engine bypasses a direction (sl_tcp_stop): no more calls, no memory. */
+static void engine_stop(void **st)
+{
+	struct th *t = established(NULL, 0);
+
+	t->rec.mode = TH_LINES;
+	th_data(t, SL_TO_CLIENT, SD, CD, "220 partial", 11);
+	assert_true(sl_tcp_session_mem(&t->s) > 0);
+	sl_tcp_stop(t->ctx, &t->s, SL_TO_CLIENT);
+	assert_int_equal(sl_tcp_session_mem(&t->s), 0);
+	assert_int_equal(th_data(t, SL_TO_CLIENT, SD + 11, CD, " line\r\n", 7), SL_TCP_ACCEPT);
+	assert_int_equal(t->rec.ncalls, 1);
+	assert_int_equal(sl_memcap_used(&t->mc), 0);
+	assert_clean(t);
+	th_free(t);
+}
+
 static void session_is_small(void **st)
 {
 	assert_true(sizeof(struct sl_tcp_session) <= 128);
@@ -1072,6 +1125,8 @@ int main(void)
 		cmocka_unit_test(flush_gaps_and_eof),
 		cmocka_unit_test(memcap_stream_buffer),
 		cmocka_unit_test(fin_drops_queued_beyond),
+		cmocka_unit_test(big_fill_gives_memory_back),
+		cmocka_unit_test(engine_stop),
 		cmocka_unit_test(session_is_small),
 		cmocka_unit_test(property_random),
 	};

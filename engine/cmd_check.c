@@ -1,0 +1,483 @@
+/* `sluice check DIR|FILE...`: regression tests over captures.
+ *
+ * Each capture X.pcap (.pcapng, .cap) has X.expect.json beside it (format:
+ * docs/check.md) stating what replaying it must produce.  check replays each
+ * capture in-process, reads back its events, compares, prints a readable
+ * difference for every mismatch, optionally writes TAP or JUnit XML, and
+ * exits 1 when anything did not match (2 on usage or setup errors). */
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "check_compare.h"
+#include "cmd.h"
+#include "config.h"
+#include "inspect.h"
+#include "log.h"
+#include "replay.h"
+
+#define MAX_CAPTURES 100000
+
+struct capture {
+	char *pcap;
+	char *expect;			/* NULL: no expectation file */
+};
+
+struct list {
+	struct capture *v;
+	size_t n, cap;
+};
+
+static bool is_capture(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	return dot && (strcmp(dot, ".pcap") == 0 || strcmp(dot, ".pcapng") == 0 ||
+		       strcmp(dot, ".cap") == 0);
+}
+
+static char *expect_path(const char *pcap)
+{
+	const char *dot = strrchr(pcap, '.');
+	size_t base = dot ? (size_t)(dot - pcap) : strlen(pcap);
+	char *p = malloc(base + sizeof(".expect.json"));
+
+	if (!p)
+		return NULL;
+	memcpy(p, pcap, base);
+	strcpy(p + base, ".expect.json");
+	if (access(p, R_OK) != 0) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static int add(struct list *l, const char *pcap)
+{
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 64;
+		if (nc > MAX_CAPTURES)
+			return -1;
+		struct capture *nv = realloc(l->v, nc * sizeof(*nv));
+		if (!nv)
+			return -1;
+		l->v = nv;
+		l->cap = nc;
+	}
+	l->v[l->n].pcap = strdup(pcap);
+	l->v[l->n].expect = expect_path(pcap);
+	return l->v[l->n++].pcap ? 0 : -1;
+}
+
+static int cmp_capture(const void *a, const void *b)
+{
+	return strcmp(((const struct capture *)a)->pcap, ((const struct capture *)b)->pcap);
+}
+
+static int collect(struct list *l, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		fprintf(stderr, "sluice check: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return add(l, path);
+	DIR *d = opendir(path);
+	if (!d) {
+		fprintf(stderr, "sluice check: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	struct dirent *e;
+	int rc = 0;
+	while ((e = readdir(d)) && rc == 0) {
+		char p[PATH_MAX];
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
+		if (stat(p, &st) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			rc = collect(l, p);
+		else if (is_capture(e->d_name))
+			rc = add(l, p);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* ---- per-capture settings from the expectation file ---- */
+
+struct run_opts {
+	const char *rules[SL_MAX_RULE_FILES];
+	unsigned n_rules;
+	const char *clamdb;
+	bool no_clamav;
+	const char *config;
+	int csum;			/* -1 = unset */
+	char store[4][PATH_MAX];	/* resolved relative paths */
+	char rule_store[SL_MAX_RULE_FILES][PATH_MAX];
+};
+
+static void resolve(const char *base_file, const char *rel, char *out, size_t size)
+{
+	if (rel[0] == '/') {
+		snprintf(out, size, "%s", rel);
+		return;
+	}
+	const char *slash = strrchr(base_file, '/');
+	int dl = slash ? (int)(slash - base_file) : 1;
+	snprintf(out, size, "%.*s/%s", dl, slash ? base_file : ".", rel);
+}
+
+/* Reads "args" of an expectation: only options that shape inspection. */
+static int expect_args(json_t *ex, const char *file, struct run_opts *o, char *err, size_t errlen)
+{
+	json_t *args = json_object_get(ex, "args");
+	size_t i;
+	json_t *v;
+
+	if (!args)
+		return 0;
+	if (!json_is_array(args)) {
+		snprintf(err, errlen, "%s: \"args\" must be a list of strings", file);
+		return -1;
+	}
+	json_array_foreach(args, i, v) {
+		const char *a = json_string_value(v);
+		json_t *nv = json_array_get(args, i + 1);
+		const char *val = json_string_value(nv);
+		if (!a) {
+			snprintf(err, errlen, "%s: \"args\" must be a list of strings", file);
+			return -1;
+		}
+		if (strcmp(a, "--no-clamav") == 0) {
+			o->no_clamav = true;
+			continue;
+		}
+		if (!val) {
+			snprintf(err, errlen, "%s: args: %s needs a value", file, a);
+			return -1;
+		}
+		if (strcmp(a, "--rules") == 0 || strcmp(a, "-r") == 0) {
+			if (o->n_rules == SL_MAX_RULE_FILES) {
+				snprintf(err, errlen, "%s: too many --rules", file);
+				return -1;
+			}
+			resolve(file, val, o->rule_store[o->n_rules], PATH_MAX);
+			o->rules[o->n_rules] = o->rule_store[o->n_rules];
+			o->n_rules++;
+		} else if (strcmp(a, "--clamav-db") == 0) {
+			resolve(file, val, o->store[0], PATH_MAX);
+			o->clamdb = o->store[0];
+		} else if (strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0) {
+			resolve(file, val, o->store[1], PATH_MAX);
+			o->config = o->store[1];
+		} else if (strcmp(a, "--checksum") == 0) {
+			enum sl_csum_mode m;
+			if (sl_csum_mode_parse(val, &m) != 0) {
+				snprintf(err, errlen, "%s: args: --checksum %s: use auto, on or off", file, val);
+				return -1;
+			}
+			o->csum = (int)m;
+		} else {
+			snprintf(err, errlen, "%s: args: %s is not an option check understands "
+				 "(--rules, --clamav-db, --no-clamav, --config, --checksum)", file, a);
+			return -1;
+		}
+		i++;
+	}
+	return 0;
+}
+
+/* Replays one capture with the given settings; the events come back parsed. */
+static int run_capture(const char *pcap, const struct run_opts *o, json_t **events, int *exit_status,
+		       char *errline, size_t errlen)
+{
+	struct sl_config conf;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	*exit_status = 0;
+	errline[0] = '\0';
+	sl_config_default(&conf);
+	if (o->config && sl_config_load(&conf, o->config, errline, errlen) != 0)
+		return -1;
+	if (o->n_rules) {
+		memcpy(conf.inspect.rule_files, o->rules, o->n_rules * sizeof(o->rules[0]));
+		conf.inspect.n_rule_files = o->n_rules;
+	}
+	if (o->clamdb) {
+		conf.inspect.clam.database = o->clamdb;
+		conf.inspect.clamav_required = true;
+	}
+	if (o->no_clamav)
+		conf.inspect.clamav = false;
+	if (o->csum >= 0)
+		conf.worker.decode.csum = (enum sl_csum_mode)o->csum;
+	conf.worker.extract_dir = conf.worker.quarantine_dir = conf.worker.write_streams_dir = NULL;
+
+	struct sl_inspect *in = sl_inspect_new(&conf.inspect, errline, errlen);
+	if (!in)
+		goto out_conf;
+	FILE *mem = open_memstream(&buf, &len);
+	struct sl_eve *eve = mem ? sl_eve_open_stream(mem) : NULL;
+	struct sl_replay *r = eve ? sl_replay_new(&conf, in, eve, errline, errlen) : NULL;
+	if (r) {
+		if (sl_replay_file(r, pcap, false, errline, errlen) != 0)
+			*exit_status = 1;
+		rc = 0;
+	}
+	sl_replay_free(r);
+	sl_eve_close(eve);
+	if (mem)
+		fclose(mem);
+	sl_inspect_free(in);
+
+	*events = json_array();
+	for (char *line = buf, *nl; rc == 0 && line && *line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		json_t *ev = json_loads(line, 0, NULL);
+		if (ev)
+			json_array_append_new(*events, ev);
+	}
+	free(buf);
+out_conf:
+	sl_config_free(&conf);
+	return rc;
+}
+
+/* ---- reports ---- */
+
+static void xml_escape(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '&': fputs("&amp;", f); break;
+		case '"': fputs("&quot;", f); break;
+		default:
+			if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t')
+				fputc(*s, f);
+		}
+	}
+}
+
+struct result {
+	const char *pcap;
+	bool ok, skipped;
+	char *detail;			/* mismatch lines */
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sluice check [options] DIR|FILE...\n"
+		"\n"
+		"Replays each capture and compares what it produces with the expectation file\n"
+		"beside it (X.pcap -> X.expect.json; format in docs/check.md).\n"
+		"\n"
+		"  -r, --rules FILE          rules for every capture (repeatable; an expectation's\n"
+		"                            own \"args\" add to these)\n"
+		"      --clamav-db PATH      ClamAV database for every capture\n"
+		"      --no-clamav           do not scan with ClamAV\n"
+		"  -c, --config FILE         settings for every capture\n"
+		"      --tap FILE            also write TAP (Test Anything Protocol) to FILE\n"
+		"      --junit FILE          also write JUnit XML to FILE\n"
+		"      --strict              a capture without an expectation file is a failure\n"
+		"      --write-expectations  write X.expect.json from what sluice produces now\n"
+		"                            (for a new baseline; review the files before use)\n"
+		"  -q, --quiet               print failures only\n"
+		"\n"
+		"exit status: 0 all matched; 1 a mismatch (or a missing expectation with\n"
+		"--strict); 2 usage or setup error.\n");
+}
+
+int sl_cmd_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "rules", required_argument, NULL, 'r' },
+		{ "clamav-db", required_argument, NULL, 'D' },
+		{ "no-clamav", no_argument, NULL, 'N' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "tap", required_argument, NULL, 'T' },
+		{ "junit", required_argument, NULL, 'J' },
+		{ "strict", no_argument, NULL, 'S' },
+		{ "write-expectations", no_argument, NULL, 'W' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct run_opts base = { .csum = -1 };
+	const char *tap = NULL, *junit = NULL;
+	bool strict = false, write = false, quiet = false;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "r:c:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			if (base.n_rules == SL_MAX_RULE_FILES)
+				return 2;
+			base.rules[base.n_rules++] = optarg;
+			break;
+		case 'D': base.clamdb = optarg; break;
+		case 'N': base.no_clamav = true; break;
+		case 'c': base.config = optarg; break;
+		case 'T': tap = optarg; break;
+		case 'J': junit = optarg; break;
+		case 'S': strict = true; break;
+		case 'W': write = true; break;
+		case 'q': quiet = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "sluice check: give capture files or directories\n");
+		usage(stderr);
+		return 2;
+	}
+	sl_log_setup(SL_LOG_WARN, stderr);
+
+	struct list l = { 0 };
+	for (int i = optind; i < argc; i++)
+		if (collect(&l, argv[i]) != 0)
+			return 2;
+	qsort(l.v, l.n, sizeof(l.v[0]), cmp_capture);
+
+	struct result *res = calloc(l.n ? l.n : 1, sizeof(*res));
+	unsigned failed = 0, passed = 0, skipped = 0;
+	for (size_t i = 0; i < l.n; i++) {
+		struct capture *cap = &l.v[i];
+		struct result *r = &res[i];
+		char err[1024];
+		json_error_t je;
+		json_t *ex = NULL, *events = NULL;
+		int status;
+
+		r->pcap = cap->pcap;
+		if (!cap->expect && !write) {
+			r->skipped = !strict;
+			r->ok = !strict;
+			r->detail = strdup("no expectation file (X.expect.json)");
+			skipped += !strict;
+			failed += strict;
+			if (!quiet || strict)
+				printf("%s %s: no expectation file\n", strict ? "FAIL" : "skip", cap->pcap);
+			continue;
+		}
+		struct run_opts o = base;
+		if (cap->expect) {
+			ex = json_load_file(cap->expect, 0, &je);
+			if (!ex) {
+				snprintf(err, sizeof(err), "%s:%d:%d: %s", cap->expect, je.line, je.column,
+					 je.text);
+				goto broken;
+			}
+			if (expect_args(ex, cap->expect, &o, err, sizeof(err)) != 0)
+				goto broken;
+		}
+		if (run_capture(cap->pcap, &o, &events, &status, err, sizeof(err)) != 0)
+			goto broken;
+		if (write) {
+			if (sl_check_write_expectation(cap->pcap, ex, events, status, err) != 0)
+				goto broken;
+			printf("wrote %s expectations\n", cap->pcap);
+			r->ok = true;
+			passed++;
+		} else {
+			r->detail = sl_check_compare(ex, events, status, err);
+			r->ok = r->detail == NULL;
+			if (r->ok) {
+				passed++;
+				if (!quiet)
+					printf("ok   %s\n", cap->pcap);
+			} else {
+				failed++;
+				printf("FAIL %s\n%s", cap->pcap, r->detail);
+			}
+		}
+		json_decref(ex);
+		json_decref(events);
+		continue;
+broken:
+		failed++;
+		r->ok = false;
+		r->detail = strdup(err);
+		printf("FAIL %s\n  %s\n", cap->pcap, err);
+		json_decref(ex);
+		json_decref(events);
+	}
+	printf("sluice check: %u passed, %u failed, %u without expectations\n", passed, failed,
+	       skipped);
+
+	if (tap) {
+		FILE *f = fopen(tap, "w");
+		if (f) {
+			fprintf(f, "1..%zu\n", l.n);
+			for (size_t i = 0; i < l.n; i++) {
+				fprintf(f, "%s %zu - %s%s\n", res[i].ok ? "ok" : "not ok", i + 1, res[i].pcap,
+					res[i].skipped ? " # SKIP no expectation file" : "");
+				if (!res[i].ok && res[i].detail)
+					for (char *s = res[i].detail; *s;) {
+						char *nl = strchr(s, '\n');
+						int n = nl ? (int)(nl - s) : (int)strlen(s);
+						fprintf(f, "# %.*s\n", n, s);
+						s += n + (nl ? 1 : 0);
+					}
+			}
+			fclose(f);
+		} else {
+			fprintf(stderr, "sluice check: cannot write %s: %s\n", tap, strerror(errno));
+		}
+	}
+	if (junit) {
+		FILE *f = fopen(junit, "w");
+		if (f) {
+			fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+				"<testsuite name=\"sluice check\" tests=\"%zu\" failures=\"%u\" "
+				"skipped=\"%u\">\n", l.n, failed, skipped);
+			for (size_t i = 0; i < l.n; i++) {
+				fprintf(f, "  <testcase classname=\"sluice.check\" name=\"");
+				xml_escape(f, res[i].pcap);
+				fprintf(f, "\">");
+				if (res[i].skipped)
+					fprintf(f, "<skipped/>");
+				else if (!res[i].ok) {
+					fprintf(f, "<failure message=\"expectations not met\">");
+					xml_escape(f, res[i].detail ? res[i].detail : "");
+					fprintf(f, "</failure>");
+				}
+				fprintf(f, "</testcase>\n");
+			}
+			fprintf(f, "</testsuite>\n");
+			fclose(f);
+		} else {
+			fprintf(stderr, "sluice check: cannot write %s: %s\n", junit, strerror(errno));
+		}
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		free(res[i].detail);
+		free(l.v[i].pcap);
+		free(l.v[i].expect);
+	}
+	free(res);
+	free(l.v);
+	return failed ? 1 : 0;
+}

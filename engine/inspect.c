@@ -1,0 +1,175 @@
+#include "inspect.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "clam_cache.h"
+#include "log.h"
+#include "match_sink.h"
+#include "rule_error.h"
+#include "ruleset.h"
+
+struct sl_inspect {
+	struct sl_inspect_config cfg;
+	struct sl_ruleset *rules;	/* NULL: no rule files */
+	struct sl_clam *clam;		/* NULL: ClamAV off */
+	struct sl_clam_cache *cache;
+	struct sl_scan_pool *pool;
+	struct sl_memcap scan_mc;
+};
+
+struct sl_inspect_worker {
+	struct sl_match_sink *match;
+	struct sl_scan_sink *scan;
+	struct sl_sink sinks[2];
+	unsigned n;
+};
+
+void sl_inspect_config_default(struct sl_inspect_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->clamav = true;
+	sl_clam_config_defaults(&c->clam);
+	sl_scan_pool_config_defaults(&c->pool);
+	sl_scan_sink_config_defaults(&c->sink);
+	c->cache_entries = 4096;
+	c->scan_memcap = SL_SCAN_MEMCAP_DEFAULT;
+}
+
+struct sl_inspect *sl_inspect_new(const struct sl_inspect_config *cfg, char *err, size_t errlen)
+{
+	struct sl_inspect *in = calloc(1, sizeof(*in));
+	struct stat st;
+
+	if (!in) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	in->cfg = *cfg;
+	sl_memcap_init(&in->scan_mc, "scan", cfg->scan_memcap);
+	if (cfg->n_rule_files) {
+		struct sl_rule_error re;
+		in->rules = sl_ruleset_load(cfg->rule_files, cfg->n_rule_files, &re);
+		if (!in->rules) {
+			sl_rule_error_format(&re, err, errlen);
+			goto fail;
+		}
+	}
+	if (cfg->clamav) {
+		if (!cfg->clamav_required && stat(cfg->clam.database, &st) != 0) {
+			sl_log(SL_LOG_WARN, "ClamAV database %s not found (%s): virus scanning is "
+			       "OFF; install one (freshclam) or give --clamav-db",
+			       cfg->clam.database, strerror(errno));
+		} else {
+			if (sl_clam_global_init() != 0) {
+				snprintf(err, errlen, "libclamav failed to initialise");
+				goto fail;
+			}
+			in->clam = sl_clam_new(&cfg->clam, err, errlen);
+			if (!in->clam)
+				goto fail;
+			in->cache = sl_clam_cache_new(cfg->cache_entries);
+			in->pool = sl_scan_pool_new(&cfg->pool, in->clam, in->cache);
+			if (!in->pool) {
+				snprintf(err, errlen, "cannot start the scan pool");
+				goto fail;
+			}
+		}
+	}
+	return in;
+fail:
+	sl_inspect_free(in);
+	return NULL;
+}
+
+void sl_inspect_free(struct sl_inspect *in)
+{
+	if (!in)
+		return;
+	if (in->pool) {
+		sl_scan_pool_stop(in->pool, SL_SCAN_DRAIN);
+		sl_scan_pool_free(in->pool);
+	}
+	if (in->cache)
+		sl_clam_cache_free(in->cache);
+	if (in->clam)
+		sl_clam_free(in->clam);
+	if (in->rules)
+		sl_ruleset_unref(in->rules);
+	free(in);
+}
+
+bool sl_inspect_has_clamav(const struct sl_inspect *in)
+{
+	return in->clam != NULL;
+}
+
+void sl_inspect_describe(const struct sl_inspect *in, char *buf, size_t size)
+{
+	int n = 0;
+
+	if (in->rules) {
+		struct sl_ruleset_info ri;
+		sl_ruleset_info(in->rules, &ri);
+		n = snprintf(buf, size, "rules: %u (%u block, %u alert) from %u file%s",
+			     ri.n_rules, ri.by_action[SL_ACTION_BLOCK], ri.by_action[SL_ACTION_ALERT],
+			     ri.n_files, ri.n_files == 1 ? "" : "s");
+	} else {
+		n = snprintf(buf, size, "rules: none");
+	}
+	if (n < 0 || (size_t)n >= size)
+		return;
+	if (in->clam) {
+		struct sl_clam_engine *e = sl_clam_acquire(in->clam);
+		snprintf(buf + n, size - (size_t)n, "; clamav: %u signatures from %s",
+			 e ? sl_clam_engine_signatures(e) : 0, in->cfg.clam.database);
+		if (e)
+			sl_clam_release(e);
+	} else {
+		snprintf(buf + n, size - (size_t)n, "; clamav: off");
+	}
+}
+
+struct sl_inspect_worker *sl_inspect_worker_new(struct sl_inspect *in, struct sl_counters *ctr)
+{
+	struct sl_inspect_worker *iw = calloc(1, sizeof(*iw));
+
+	if (!iw)
+		return NULL;
+	if (in->rules) {
+		iw->match = sl_match_sink_new(in->rules, ctr);
+		if (!iw->match)
+			goto fail;
+		iw->sinks[iw->n++] = sl_match_sink_sink(iw->match);
+	}
+	if (in->pool) {
+		iw->scan = sl_scan_sink_new(&in->cfg.sink, in->pool, &in->scan_mc, ctr);
+		if (!iw->scan)
+			goto fail;
+		iw->sinks[iw->n++] = sl_scan_sink_sink(iw->scan);
+	}
+	return iw;
+fail:
+	sl_inspect_worker_free(iw);
+	return NULL;
+}
+
+void sl_inspect_worker_free(struct sl_inspect_worker *iw)
+{
+	if (!iw)
+		return;
+	if (iw->scan)
+		sl_scan_sink_free(iw->scan);
+	if (iw->match)
+		sl_match_sink_free(iw->match);
+	free(iw);
+}
+
+const struct sl_sink *sl_inspect_worker_sinks(const struct sl_inspect_worker *iw, unsigned *n)
+{
+	*n = iw->n;
+	return iw->sinks;
+}
