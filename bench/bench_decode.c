@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bench_time.h"
+#include "bench_util.h"
 #include "decode.h"
 #include "defrag.h"
 #include "pcap_source.h"

@@ -20,34 +20,11 @@
 #include <zlib.h>
 
 #include "app.h"
-#include "bench_time.h"
+#include "bench_util.h"
 
 #define SLICE (64 * 1024)
 #define BODY (16u << 20)
 
-struct buf {
-	char *p;
-	size_t n, cap;
-};
-
-static void put(struct buf *b, const void *d, size_t n)
-{
-	if (b->n + n > b->cap) {
-		b->cap = (b->n + n) * 2;
-		b->p = realloc(b->p, b->cap);
-		if (!b->p) {
-			perror("realloc");
-			exit(1);
-		}
-	}
-	memcpy(b->p + b->n, d, n);
-	b->n += n;
-}
-
-static void puts_(struct buf *b, const char *s)
-{
-	put(b, s, strlen(s));
-}
 
 /* A conversation: each direction's bytes in one buffer (as the stream
  * holds them), and the order in which pieces of them arrive. */

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "bench_time.h"
+#include "bench_util.h"
 
 int main(int argc, char **argv)
 {

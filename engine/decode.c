@@ -5,6 +5,7 @@
  * after such a check, and all of them fit in 32 bits (frames are < 4 GiB,
  * IP lengths < 2^16), so no arithmetic below can wrap. */
 #include "decode.h"
+#include "hash.h"
 
 #include <netinet/in.h>
 #include <pcap/dlt.h>
@@ -206,28 +207,13 @@ static int src_table_init(struct src_table *t, uint32_t cap)
 	t->cap = cap;
 	t->bmask = nb - 1;
 	t->newest = t->oldest = NIL;
-	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed))
-		t->seed = (uint64_t)(uintptr_t)t ^ (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull;
+	t->seed = sl_hash_seed(t);
 	return 0;
-}
-
-/* splitmix64's finaliser: every input bit reaches every output bit, which
- * matters because addresses differ mostly in their last bytes. */
-static uint64_t fmix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
 }
 
 static uint32_t src_hash(const struct src_table *t, const struct sl_addr *a)
 {
-	uint64_t w[2];
-
-	memcpy(w, a->b, 16);
-	return (uint32_t)fmix(fmix(w[0] ^ t->seed) ^ w[1]) & t->bmask;
+	return (uint32_t)sl_hash_words(a->b, 16, t->seed) & t->bmask;
 }
 
 static void lru_unlink(struct src_table *t, uint32_t i)

@@ -109,20 +109,6 @@ json_t *sl_eve_str(const char *s)
 	return r ? r : json_string("");
 }
 
-json_t *sl_eve_hex(const uint8_t *b, size_t n)
-{
-	static const char hx[] = "0123456789abcdef";
-	char buf[129];
-
-	if (n > 64)
-		n = 64;
-	for (size_t i = 0; i < n; i++) {
-		buf[2 * i] = hx[b[i] >> 4];
-		buf[2 * i + 1] = hx[b[i] & 15];
-	}
-	return json_stringn(buf, 2 * n);
-}
-
 json_t *sl_eve_anomaly_list(const struct sl_anomaly_set *s)
 {
 	json_t *a = json_array();

@@ -36,7 +36,6 @@ uint64_t sl_eve_count(const struct sl_eve *e);
 
 /* Helpers for common shapes. */
 json_t *sl_eve_anomaly_list(const struct sl_anomaly_set *s);
-json_t *sl_eve_hex(const uint8_t *b, size_t n);
 /* A JSON string from bytes that may not be UTF-8 (invalid bytes become U+FFFD). */
 json_t *sl_eve_str(const char *s);
 void sl_eve_format_ts(uint64_t ts_us, char *buf, size_t size);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hex.h"
 #include "worker_priv.h"
 
 static json_t *str_or_null(const char *s)
@@ -90,13 +91,8 @@ void sl_event_anomaly(struct sl_worker *w, const struct sl_flow *f, enum sl_dir 
 static json_t *sha_hex(const uint8_t h[32])
 {
 	char b[65];
-	static const char hx[] = "0123456789abcdef";
 
-	for (int i = 0; i < 32; i++) {
-		b[2 * i] = hx[h[i] >> 4];
-		b[2 * i + 1] = hx[h[i] & 15];
-	}
-	return json_stringn(b, 64);
+	return json_string(sl_hex(h, 32, b));
 }
 
 static json_t *str_array(const char *const *v, unsigned n)
@@ -264,15 +260,8 @@ void sl_extract_index(struct sl_worker *w, const struct sl_msg_origin *o, const 
 	if (!f)
 		return;
 	json_t *j = json_object(), *parts = json_array();
-	char hx[65];
-	static const char h[] = "0123456789abcdef";
-	for (int i = 0; i < 32; i++) {
-		hx[2 * i] = h[m->raw_sha256[i] >> 4];
-		hx[2 * i + 1] = h[m->raw_sha256[i] & 15];
-	}
-	hx[64] = '\0';
-	char eml[80];
-	snprintf(eml, sizeof(eml), "%s.eml", hx);
+	char hx[65], eml[80];
+	snprintf(eml, sizeof(eml), "%s.eml", sl_hex(m->raw_sha256, 32, hx));
 	json_object_set_new(j, "message_id", json_integer((json_int_t)m->id));
 	json_object_set_new(j, "flow_id", json_integer((json_int_t)o->flow.id));
 	json_object_set_new(j, "app_proto", json_string(sl_proto_name(m->proto)));

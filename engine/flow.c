@@ -2,8 +2,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
+#include "hash.h"
 #include "log.h"
 
 #define SLAB_FLOWS 1024
@@ -27,7 +27,7 @@ struct sl_flow_table {
 	uint32_t mask;
 	uint32_t count;
 	uint64_t next_id;
-	uint64_t seed[2];		/* keyed hash: chains stay short under hostile keys */
+	uint64_t seed;			/* keyed hash: chains stay short under hostile keys */
 	uint64_t mem;			/* bytes charged against cfg.memcap */
 	struct slab *slabs;
 	struct sl_flow *free;		/* free list through hnext */
@@ -80,34 +80,21 @@ struct sl_flow_table *sl_flow_table_new(const struct sl_flow_config *cfg,
 	}
 	t->mask = nb - 1;
 	t->mem = (uint64_t)nb * sizeof(*t->buckets);
-	if (getrandom(t->seed, sizeof(t->seed), 0) != sizeof(t->seed)) {
-		t->seed[0] = (uint64_t)(uintptr_t)t ^ 0x9e3779b97f4a7c15ull;
-		t->seed[1] = (uint64_t)(uintptr_t)&nb * 0xff51afd7ed558ccdull;
-	}
+	t->seed = sl_hash_seed(t);
 	t->timeout_us[SL_FLOW_CLOSED] = cfg->timeout_closed_s * 1000000ull;
 	t->timeout_us[SL_FLOW_EMBRYONIC] = cfg->timeout_embryonic_s * 1000000ull;
 	t->timeout_us[SL_FLOW_ESTABLISHED] = cfg->timeout_established_s * 1000000ull;
 	return t;
 }
 
-static inline uint64_t mix(uint64_t a, uint64_t b)
-{
-	__uint128_t r = (__uint128_t)a * b;
-	return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-
 static uint32_t key_hash(const struct sl_flow_table *t, const struct sl_flow_key *k)
 {
-	uint64_t w[5];
+	uint64_t h = sl_hash_words(k, sizeof(*k), t->seed);
 
-	memcpy(w, k, sizeof(w));	/* sizeof(key) == 40: addr x2, ports, vlan, proto */
-	uint64_t h = mix(w[0] ^ t->seed[0], w[1] ^ t->seed[1]);
-	h = mix(h ^ w[2], w[3] ^ t->seed[0]);
-	h = mix(h ^ w[4], t->seed[1] ^ 0x2d358dccaa6c78a5ull);
 	return (uint32_t)(h ^ (h >> 32));
 }
 
-_Static_assert(sizeof(struct sl_flow_key) == 40, "flow key must be 5 words for key_hash");
+_Static_assert(sizeof(struct sl_flow_key) % 8 == 0, "flow key hashes in whole words");
 
 /* Builds the normalised key; returns which key side the packet's source is. */
 static int make_key(const struct sl_packet *p, struct sl_flow_key *k)

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "base64.h"
+#include "hex.h"
 #include "mailaddr.h"
 #include "qp.h"
 #include "packet.h"
@@ -175,19 +176,13 @@ void sl_txn_anomaly(struct sl_mail_txn *t, enum sl_anomaly a, const char *detail
 
 static FILE *open_temp(const char *dir, uint64_t id, const char *what, char **path)
 {
-	char buf[PATH_MAX];
-	static const char hx[] = "0123456789abcdef";
+	char buf[PATH_MAX], tag[13];
 	unsigned char rnd[6];
-	char tag[13];
 
 	/* Unique without global state: pid + message id + random tag. */
 	if (getentropy(rnd, sizeof(rnd)) != 0)
 		memset(rnd, 0, sizeof(rnd));
-	for (int i = 0; i < 6; i++) {
-		tag[2 * i] = hx[rnd[i] >> 4];
-		tag[2 * i + 1] = hx[rnd[i] & 15];
-	}
-	tag[12] = '\0';
+	sl_hex(rnd, sizeof(rnd), tag);
 	snprintf(buf, sizeof(buf), "%s/.tmp-%d-%llu-%s-%s", dir, (int)getpid(),
 		 (unsigned long long)id, what, tag);
 	FILE *f = fopen(buf, "wx");
@@ -205,24 +200,13 @@ static FILE *open_temp(const char *dir, uint64_t id, const char *what, char **pa
 	return f;
 }
 
-static void hex32(const uint8_t *h, char *out)
-{
-	static const char hx[] = "0123456789abcdef";
-
-	for (int i = 0; i < 32; i++) {
-		out[2 * i] = hx[h[i] >> 4];
-		out[2 * i + 1] = hx[h[i] & 15];
-	}
-	out[64] = '\0';
-}
-
 /* Gives a finished temp file its content name; identical content is kept
  * once (the name is its sha256). */
 static void settle_file(const char *dir, char **tmp, const uint8_t sha[32], const char *ext)
 {
 	char name[PATH_MAX], hx[65];
 
-	hex32(sha, hx);
+	sl_hex(sha, 32, hx);
 	snprintf(name, sizeof(name), "%s/%s%s", dir, hx, ext);
 	if (access(name, F_OK) == 0 || rename(*tmp, name) != 0)
 		unlink(*tmp);
@@ -259,10 +243,13 @@ static void mime_header(void *u, const struct sl_mime_part *p, const char *name,
 	else if (hname_is(name, "date") && !m->date)
 		m->date = sl_msg_strdup(m, value, vlen);
 	else if (hname_is(name, "to") || hname_is(name, "cc")) {
-		size_t pos = 0, alen;
-		const char *a;
-		while (sl_mailaddr_next(value, vlen, &pos, &a, &alen))
-			sl_msg_add_hdr_to(m, a, alen);
+		/* The address parser wants a C string; header values are
+		 * bounded by the MIME limits. */
+		char *v = strndup(value, vlen), out[SL_ADDR_MAX];
+		const char *cur = v;
+		while (v && sl_addr_next(&cur, out, sizeof(out)))
+			sl_msg_add_hdr_to(m, out, strlen(out));
+		free(v);
 	}
 }
 
@@ -650,7 +637,7 @@ static void finish(struct sl_mail_txn *t, const struct sl_anomaly_set *fa)
 		t->spool = NULL;
 		if (ok && t->env->extract_dir && t->spool_path) {
 			char name[PATH_MAX], hx[65];
-			hex32(sha, hx);
+			sl_hex(sha, 32, hx);
 			snprintf(name, sizeof(name), "%s/%s.eml", t->env->extract_dir, hx);
 			if (access(name, F_OK) != 0 && link(t->spool_path, name) != 0)
 				sl_log(SL_LOG_WARN, "cannot write %s: %s", name, strerror(errno));

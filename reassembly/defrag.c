@@ -14,6 +14,7 @@
  *   new fragment                [ cmp  |  new  | cmp ]
  */
 #include "defrag.h"
+#include "hash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -121,25 +122,12 @@ static void report(struct sl_defrag *df, enum sl_anomaly a, const struct sl_pack
 		df->anomaly(df->anomaly_u, a, pkt, detail);
 }
 
-/* splitmix64's finaliser: every input bit reaches every output bit. */
-static uint64_t fmix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 static uint32_t hash_key(const struct sl_defrag *df, const struct sl_frag *f, uint8_t key_proto)
 {
-	uint64_t w[4], h = df->seed;
+	uint64_t h = sl_hash_words(f->src.b, 16, df->seed);
 
-	memcpy(w, f->src.b, 16);
-	memcpy(w + 2, f->dst.b, 16);
-	for (unsigned i = 0; i < 4; i++)
-		h = fmix(h ^ w[i]);
-	h = fmix(h ^ ((uint64_t)f->id << 16 | (uint64_t)key_proto << 8 | f->family));
+	h = sl_hash_words(f->dst.b, 16, h);
+	h = sl_mix64(h ^ ((uint64_t)f->id << 16 | (uint64_t)key_proto << 8 | f->family));
 	return (uint32_t)h & df->mask;
 }
 

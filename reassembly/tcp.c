@@ -68,6 +68,7 @@ void sl_tcp_config_default(struct sl_tcp_config *c)
 	c->max_unconsumed = 256u << 10;
 	c->history = 64u << 10;
 	c->midstream = true;
+	c->unverified_depth = 256u << 10;
 	c->inline_mode = false;
 }
 
@@ -85,6 +86,10 @@ struct sl_tcp_ctx *sl_tcp_ctx_new(const struct sl_tcp_config *cfg, struct sl_mem
 	ctx->cfg.ooo_depth = SL_MIN(ctx->cfg.ooo_depth, CFG_MAX);
 	ctx->cfg.max_unconsumed = SL_MIN(ctx->cfg.max_unconsumed, CFG_MAX);
 	ctx->cfg.history = SL_MIN(ctx->cfg.history, CFG_MAX);
+	/* Inline the receiver gets exactly what we forward: it drops these
+	 * segments itself, so only a forged ACK could ever cover them. */
+	ctx->cfg.unverified_depth = ctx->cfg.inline_mode ? 0 :
+				    SL_MIN(ctx->cfg.unverified_depth, CFG_MAX);
 	ctx->cfg.ooo_max_runs = SL_MIN(ctx->cfg.ooo_max_runs, 65535u);
 	ctx->mc = mc;
 	ctx->ctr = ctr;
@@ -159,18 +164,197 @@ static void limit_hit(const struct op *o, bool memcap)
 	anom(o, memcap ? SL_ANOM_STREAM_MEMCAP : SL_ANOM_STREAM_DEPTH, NULL);
 }
 
+/* ---- bytes kept aside unverified (replay; layout in tcp_priv.h) ---- */
+
+static bool unv_empty(const struct sl_tcp_unv *u, enum sl_dir dir)
+{
+	for (int k = 0; k < SL_TCP_UNV_KINDS; k++)
+		if (u->set[dir][k].ooo)
+			return false;
+	return true;
+}
+
+/* Frees the store once nothing is kept (idle flows hold no heap memory). */
+static void unv_release(struct sl_tcp_ctx *ctx, struct sl_tcp_session *s)
+{
+	if (s->unv && unv_empty(s->unv, SL_TO_SERVER) && unv_empty(s->unv, SL_TO_CLIENT)) {
+		free(s->unv);
+		sl_tcp_uncharge(ctx, sizeof(*s->unv));
+		s->unv = NULL;
+	}
+}
+
+/* Forgets dir's kept bytes at or beyond off (0: all of them). */
+static void unv_drop_from(struct sl_tcp_ctx *ctx, struct sl_tcp_session *s, enum sl_dir dir,
+			  uint64_t off)
+{
+	for (int k = 0; s->unv && k < SL_TCP_UNV_KINDS; k++)
+		sl_tcp_ooo_drop_from(ctx, &s->unv->set[dir][k], off);
+	unv_release(ctx, s);
+}
+
+/* Forgets dir's kept bytes below off: delivered (acceptable bytes won) or
+ * moved to the queue by promote(). */
+static void unv_drop_below(struct sl_tcp_ctx *ctx, struct sl_tcp_session *s, enum sl_dir dir,
+			   uint64_t off)
+{
+	for (int k = 0; s->unv && k < SL_TCP_UNV_KINDS; k++)
+		sl_tcp_ooo_drop_below(ctx, &s->unv->set[dir][k], off);
+	unv_release(ctx, s);
+}
+
+/* Keeps the new bytes of a segment the receiver should have dropped (kind:
+ * why), in case its ACK later shows that it accepted them (tcp.h).  Only
+ * bytes between the delivered end and config.unverified_depth beyond it, and
+ * never beyond the FIN, are kept. */
+static void set_aside(const struct op *o, enum sl_dir dir, int kind, uint32_t seq,
+		      const uint8_t *p, uint32_t len)
+{
+	struct sl_tcp_ctx *ctx = o->ctx;
+	struct sl_tcp_session *s = o->s;
+	struct sl_tcp_half *h = &s->half[dir];
+	uint64_t depth = ctx->cfg.unverified_depth, kept = 0;
+	struct sl_tcp_ooo_plan pl, mine = { 0 };
+	int64_t so = seq_off(h, seq), lo, hi;
+
+	if (!depth || !len || !(h->flags & H_SEQ) || (h->flags & (H_EOF | H_STOP)) ||
+	    (s->flags & S_RST))
+		return;
+	lo = SL_MAX(so, (int64_t)h->delivered);
+	hi = SL_MIN(so + len, (int64_t)(h->delivered + depth));
+	if (h->flags & H_FIN)
+		hi = SL_MIN(hi, seq_off(h, h->fin_seq));
+	if (lo >= hi)
+		return;
+	if (!s->unv) {
+		if (!sl_tcp_charge(ctx, sizeof(*s->unv)))
+			return;
+		s->unv = calloc(1, sizeof(*s->unv));
+		if (!s->unv) {
+			sl_tcp_uncharge(ctx, sizeof(*s->unv));
+			return;
+		}
+	}
+	const uint8_t *q = p + (lo - so);
+	uint32_t n = (uint32_t)(hi - lo);
+
+	for (int k = 0; k < SL_TCP_UNV_KINDS; k++) {
+		struct sl_tcp_half *u = &s->unv->set[dir][k];
+
+		sl_tcp_ooo_plan(u, (uint64_t)lo, q, n, &pl);
+		if (pl.conflict) {
+			/* Two unverified copies differ: whichever the receiver
+			 * may have taken, we cannot tell. */
+			unv_drop_from(ctx, s, dir, 0);
+			return;
+		}
+		if (k == kind)
+			mine = pl;
+		kept += u->ooo_bytes;
+	}
+	struct sl_tcp_half *u = &s->unv->set[dir][kind];
+
+	if (kept + n - mine.queued <= depth &&
+	    (int64_t)u->ooo_runs + mine.runs_delta <= (int64_t)ctx->cfg.ooo_max_runs)
+		sl_tcp_ooo_insert(ctx, u, (uint64_t)lo, q, n);	/* a refusal keeps less */
+	unv_release(ctx, s);
+}
+
+/* End of the bytes contiguous from dir's delivered end among the queued runs
+ * and the kept bytes: how far a receiver's ACK is explained by what the
+ * sender was seen to send.  One pass over each sorted list. */
+static uint64_t held_end(const struct sl_tcp_session *s, enum sl_dir dir)
+{
+	const struct sl_tcp_half *set[1 + SL_TCP_UNV_KINDS];
+	const struct sl_tcp_seg *it[1 + SL_TCP_UNV_KINDS];
+	uint64_t pos = s->half[dir].delivered;
+	unsigned n = 0;
+	bool moved = true;
+
+	set[n++] = &s->half[dir];
+	for (int k = 0; s->unv && k < SL_TCP_UNV_KINDS; k++)
+		set[n++] = &s->unv->set[dir][k];
+	for (unsigned i = 0; i < n; i++)
+		it[i] = sl_tcp_ooo_first(set[i]);
+	while (moved) {
+		moved = false;
+		for (unsigned i = 0; i < n; i++) {
+			while (it[i] && sl_tcp_seg_end(it[i]) <= pos)
+				it[i] = sl_tcp_ooo_next(set[i], it[i]);
+			if (it[i] && it[i]->off <= pos) {
+				pos = sl_tcp_seg_end(it[i]);
+				moved = true;
+			}
+		}
+	}
+	return pos;
+}
+
+/* The receiver ACKed dir's stream up to offset `to`: the kept bytes below it
+ * that no acceptable segment supplied, it evidently accepted.  They go into
+ * the out-of-order queue, where they fill only the holes (queued acceptable
+ * bytes win), for the caller to deliver. */
+static void promote(const struct op *o, enum sl_dir dir, uint64_t to)
+{
+	static const enum sl_counter ctr[SL_TCP_UNV_KINDS] = {
+		SL_CTR_TCP_CSUM_BAD_ACKED, SL_CTR_TCP_OUT_OF_WINDOW_ACKED,
+	};
+	static const char *const why[SL_TCP_UNV_KINDS] = {
+		"bad checksum", "beyond the window",
+	};
+	struct sl_tcp_session *s = o->s;
+	struct sl_tcp_half *h = &s->half[dir];
+
+	for (int k = 0; s->unv && k < SL_TCP_UNV_KINDS; k++) {
+		const struct sl_tcp_half *u = &s->unv->set[dir][k];
+		uint32_t before = h->ooo_bytes;
+		bool ok = true;
+
+		for (const struct sl_tcp_seg *r = sl_tcp_ooo_first(u); ok && r && r->off < to;
+		     r = sl_tcp_ooo_next(u, r)) {
+			uint64_t lo = SL_MAX(r->off, h->delivered), hi = SL_MIN(sl_tcp_seg_end(r), to);
+
+			if (lo < hi)
+				ok = sl_tcp_ooo_insert(o->ctx, h, lo, sl_tcp_seg_at(r, lo),
+						       (uint32_t)(hi - lo));
+		}
+		if (h->ooo_bytes != before) {
+			sl_ctr_add(o->ctx->ctr, ctr[k], h->ooo_bytes - before);
+			anom(o, SL_ANOM_STREAM_UNVERIFIED_ACKED, why[k]);
+		}
+	}
+	unv_drop_below(o->ctx, s, dir, to);
+}
+
+/* Whether an ACK of dir's stream up to `ack` is covered by bytes we hold
+ * (queued or kept aside), the FIN aside. */
+static bool ack_held(const struct sl_tcp_session *s, enum sl_dir dir, uint32_t ack)
+{
+	const struct sl_tcp_half *a = &s->half[dir];
+	int64_t want = seq_off(a, ack);
+
+	if (!s->unv)
+		return false;
+	if (a->flags & H_FIN)
+		want = SL_MIN(want, seq_off(a, a->fin_seq));
+	return want <= (int64_t)held_end(s, dir);
+}
+
 /* ---- delivery ---- */
 
-static void stop_half(struct sl_tcp_ctx *ctx, struct sl_tcp_half *h)
+static void stop_half(struct sl_tcp_ctx *ctx, struct sl_tcp_session *s, enum sl_dir dir)
 {
+	struct sl_tcp_half *h = &s->half[dir];
+
 	h->flags |= H_STOP;
 	sl_tcp_buf_free(ctx, &h->pending);
 	sl_tcp_ooo_free(ctx, h);
+	unv_drop_from(ctx, s, dir, 0);
 }
 
 void sl_tcp_stop(struct sl_tcp_ctx *ctx, struct sl_tcp_session *s, enum sl_dir dir)
 {
-	stop_half(ctx, &s->half[dir]);
+	stop_half(ctx, s, dir);
 }
 
 /* Offers one slice.  After SL_CONSUME_STOP the half is stopped (buffers
@@ -191,7 +375,7 @@ static size_t call(const struct op *o, enum sl_dir dir, const uint8_t *p, size_t
 		return n;
 	c = o->io->consume(o->io->consume_u, &sl);
 	if (c.status == SL_CONSUME_STOP) {
-		stop_half(o->ctx, &o->s->half[dir]);
+		stop_half(o->ctx, o->s, dir);
 		return n;
 	}
 	return SL_MIN(c.consumed, n);
@@ -370,6 +554,7 @@ done:
 	if (eof)
 		h->flags |= H_EOF;
 	sl_tcp_ooo_drop_below(o->ctx, h, h->delivered);
+	unv_drop_below(o->ctx, o->s, dir, h->delivered);
 	return true;
 }
 
@@ -471,6 +656,7 @@ static void record_fin(const struct op *o, enum sl_dir dir, uint32_t fs)
 		count(o, SL_CTR_TCP_DATA_AFTER_FIN);
 		anom(o, SL_ANOM_STREAM_DATA_AFTER_FIN, "queued data beyond the FIN");
 	}
+	unv_drop_from(o->ctx, o->s, dir, (uint64_t)seq_off(h, fs));
 }
 
 /* Compares the part of [so, so+len) below the delivered end with the
@@ -539,6 +725,7 @@ static enum data_res data_in(const struct op *o, enum sl_dir dir, uint32_t seq, 
 	if (!in_window(o->s, dir, seq, len)) {
 		count(o, SL_CTR_TCP_OUT_OF_WINDOW);
 		anom(o, SL_ANOM_STREAM_OUT_OF_WINDOW, NULL);
+		set_aside(o, dir, SL_TCP_UNV_WINDOW, seq, p, len);
 		return D_BAD;
 	}
 	if (!len && !fin)
@@ -624,13 +811,16 @@ again:
 	return D_ACCEPT;
 }
 
-/* A receiver ACKed bytes of dir's stream we never saw: replay, capture
- * loss, so skip ahead.  (Inline this never gets here, see ack_in.) */
-static void ack_unseen(const struct op *o, enum sl_dir dir, uint32_t ack)
+/* A receiver ACKed bytes of dir's stream beyond what it could deliver:
+ * replay only (inline this never gets here, see ack_in).  Bytes kept aside
+ * for that range are delivered; what nothing covers was lost from the
+ * capture: skip ahead.  held: everything acknowledged is covered. */
+static void ack_unseen(const struct op *o, enum sl_dir dir, uint32_t ack, bool held)
 {
 	struct sl_tcp_half *a = &o->s->half[dir];
 
-	count(o, SL_CTR_TCP_ACK_UNSEEN);
+	if (!held)
+		count(o, SL_CTR_TCP_ACK_UNSEEN);
 	if (a->flags & H_STOP) {
 		advance(a, ack - a->next_seq);
 		if ((a->flags & H_FIN) && sl_seq_geq(a->next_seq, a->fin_seq)) {
@@ -639,6 +829,7 @@ static void ack_unseen(const struct op *o, enum sl_dir dir, uint32_t ack)
 		}
 		return;
 	}
+	promote(o, dir, (uint64_t)seq_off(a, ack));
 	skip_to(o, dir, (uint64_t)seq_off(a, ack));
 }
 
@@ -648,7 +839,7 @@ static void ack_in(const struct op *o, enum sl_dir dir)
 	struct sl_tcp_session *s = o->s;
 	struct sl_tcp_half *h = &s->half[dir], *a = &s->half[!dir];
 	uint32_t ack = pkt->ack, win = pkt->win;
-	bool unseen;
+	bool unseen, held = false;
 
 	if (!(pkt->tcp_flags & SL_TH_ACK))
 		return;
@@ -665,7 +856,11 @@ static void ack_in(const struct op *o, enum sl_dir dir)
 
 		if ((h->flags & H_ACK) && (s->half[0].flags & s->half[1].flags & H_SYN))
 			lim = h->last_ack + h->window + WIN_SLACK;
-		if (sl_seq_gt(ack, lim) ||
+		/* ... unless it covers exactly bytes the sender was seen to
+		 * send, refused as beyond the window (window updates lost
+		 * from the capture, or a receiver that did take them). */
+		held = ack_held(s, !dir, ack);
+		if ((!held && sl_seq_gt(ack, lim)) ||
 		    (o->ctx->cfg.inline_mode && !(a->flags & H_STOP))) {
 			/* Inline everything passes through us, so the receiver
 			 * cannot hold bytes we did not see: asymmetric routing,
@@ -683,7 +878,7 @@ static void ack_in(const struct op *o, enum sl_dir dir)
 	h->window = win;
 	h->flags |= H_ACK;
 	if (unseen)
-		ack_unseen(o, !dir, ack);
+		ack_unseen(o, !dir, ack, held);
 	if (s->state == SL_TCP_SYN_RECV && !(pkt->tcp_flags & SL_TH_SYN))
 		s->state = SL_TCP_ESTABLISHED;
 	settle(o, !dir);
@@ -780,6 +975,7 @@ static void flush_half(const struct op *o, enum sl_dir dir)
 	h->flags |= H_EOF;
 	sl_tcp_buf_free(o->ctx, &h->pending);
 	sl_tcp_ooo_free(o->ctx, h);
+	unv_drop_from(o->ctx, o->s, dir, 0);
 }
 
 static enum sl_tcp_verdict rst_in(const struct op *o, enum sl_dir dir)
@@ -814,6 +1010,12 @@ static enum sl_tcp_verdict rst_in(const struct op *o, enum sl_dir dir)
 		anom(o, SL_ANOM_STREAM_RST_OUT_OF_WINDOW, NULL);
 		return SL_TCP_IGNORED;
 	}
+	/* A RST carrying an ACK (an abort: its ACK is the stack's rcv_nxt)
+	 * also says what the receiver accepted of the other direction. */
+	if ((pkt->tcp_flags & SL_TH_ACK) && (r->flags & H_SEQ) &&
+	    !(r->flags & (H_EOF | H_STOP)) && sl_seq_gt(pkt->ack, r->next_seq) &&
+	    ack_held(s, !dir, pkt->ack))
+		promote(o, !dir, (uint64_t)seq_off(r, pkt->ack));
 	s->flags |= S_RST;
 	s->state = SL_TCP_CLOSED;
 	flush_half(o, SL_TO_SERVER);
@@ -848,6 +1050,8 @@ enum sl_tcp_verdict sl_tcp_segment(struct sl_tcp_ctx *ctx, struct sl_tcp_session
 	if ((pkt->flags & SL_PKT_L4_CSUM_BAD) && !(pkt->flags & SL_PKT_L4_CSUM_SKIP)) {
 		count(&o, SL_CTR_TCP_BAD_CSUM);
 		anom(&o, SL_ANOM_STREAM_BAD_CSUM, NULL);
+		if (!(fl & (SL_TH_SYN | SL_TH_RST)))
+			set_aside(&o, dir, SL_TCP_UNV_CSUM, seq, pkt->payload, len);
 		return SL_TCP_IGNORED;
 	}
 	if (s->flags & S_RST) {
@@ -952,9 +1156,12 @@ uint64_t sl_tcp_session_mem(const struct sl_tcp_session *s)
 {
 	uint64_t n = 0;
 
-	for (int d = 0; d < 2; d++)
+	for (int d = 0; d < 2; d++) {
 		n += sl_tcp_buf_mem(s->half[d].pending) + sl_tcp_ooo_mem(&s->half[d]);
-	return n;
+		for (int k = 0; s->unv && k < SL_TCP_UNV_KINDS; k++)
+			n += sl_tcp_ooo_mem(&s->unv->set[d][k]);
+	}
+	return n + (s->unv ? sizeof(*s->unv) : 0);
 }
 
 /* A parser may leave bytes because it waits for the other direction (SMTP

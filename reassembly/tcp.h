@@ -15,7 +15,16 @@
  *    (config.history: the receiver has not acknowledged them yet, so a
  *    retransmission of them may still be what the receiver keeps);
  *  - bad TCP checksum (unless the packet says it was not verified) or outside
- *    the receive window: never enters the stream, counted;
+ *    the receive window: never enters the stream as such, counted.  Replay
+ *    only (config.unverified_depth), the bytes are kept aside, unverified:
+ *    when the receiver later ACKs their range and no acceptable segment
+ *    supplied those bytes, the receiver evidently accepted them (a capture
+ *    edited without fixing checksums, window updates lost from the capture),
+ *    so they are delivered (stream.unverified_acked, tcp.csum_bad_acked /
+ *    tcp.out_of_window_acked) instead of a gap.  Acceptable bytes for the same
+ *    range always win, so chaff among real segments is still ignored.
+ *    Inline the store is off: the receiver drops such a segment, so only a
+ *    forged ACK could cover it;
  *  - out-of-order data waits for the hole to fill, bounded per flow
  *    (reassembly depth) and globally (memcap);
  *  - after an accepted RST the flow is closed: later data is dropped inline
@@ -59,10 +68,11 @@
  * reuse) is the flow table's call to start a new session.
  *
  * Memory: the session is small and fixed (idle flows cost only this);
- * out-of-order segments and the stream buffer (unconsumed bytes plus the
- * unacknowledged history) are heap-allocated on demand, charged to the stream
- * memcap, and freed as soon as they are empty (everything acknowledged and
- * consumed), at sl_tcp_stop() and at sl_tcp_flush().  A direction whose
+ * out-of-order segments, the stream buffer (unconsumed bytes plus the
+ * unacknowledged history) and the bytes kept aside unverified are
+ * heap-allocated on demand, charged to the stream memcap, and freed as soon
+ * as they are empty (everything acknowledged and consumed), at sl_tcp_stop()
+ * and at sl_tcp_flush().  A direction whose
  * receiver is never seen ACKing (one-sided capture) keeps up to
  * config.history bytes until the flow is flushed. */
 #ifndef SL_TCP_H
@@ -91,6 +101,10 @@ struct sl_tcp_config {
 	uint32_t history;
 	/* track flows whose handshake was not seen (default true) */
 	bool midstream;
+	/* replay: bytes per direction of refused segments (bad checksum,
+	 * beyond the window) kept aside in case the receiver ACKs them
+	 * (default 256 KiB; 0 = off; always off with inline_mode) */
+	uint32_t unverified_depth;
 	/* refuse (drop) segments that cannot be stored instead of turning
 	 * them into gaps: the sender will retransmit (default false) */
 	bool inline_mode;
@@ -126,8 +140,11 @@ struct sl_tcp_half {
 	uint8_t flags;			/* private state bits */
 };
 
+struct sl_tcp_unv;			/* bytes kept aside unverified (private) */
+
 struct sl_tcp_session {
 	struct sl_tcp_half half[2];	/* indexed by enum sl_dir of the SENDER */
+	struct sl_tcp_unv *unv;		/* NULL unless something is kept aside */
 	uint8_t state;			/* enum sl_tcp_state */
 	uint8_t flags;			/* private */
 };

@@ -85,10 +85,11 @@ struct sl_tcp_ooo_plan {
 
 void sl_tcp_ooo_plan(const struct sl_tcp_half *h, uint64_t off, const uint8_t *p, uint32_t len,
 		     struct sl_tcp_ooo_plan *pl);
-/* Queues the bytes of [off, off+len) that are not queued yet; call only after a
- * plan without conflict.  Returns false when the memcap refused (part of the
- * bytes may be queued: they are correct, the caller treats the segment as
- * not stored). */
+/* Queues the bytes of [off, off+len) that are not queued yet: queued bytes
+ * are never overwritten, so after a plan with a conflict it fills only the
+ * holes (used to let verified bytes win over unverified ones).  Returns false
+ * when the memcap refused (part of the bytes may be queued: they are correct,
+ * the caller treats the segment as not stored). */
 bool sl_tcp_ooo_insert(struct sl_tcp_ctx *ctx, struct sl_tcp_half *h, uint64_t off,
 		       const uint8_t *p, uint32_t len);
 /* Forgets queued bytes below off (delivered or skipped). */
@@ -97,6 +98,23 @@ void sl_tcp_ooo_drop_below(struct sl_tcp_ctx *ctx, struct sl_tcp_half *h, uint64
 uint64_t sl_tcp_ooo_drop_from(struct sl_tcp_ctx *ctx, struct sl_tcp_half *h, uint64_t off);
 void sl_tcp_ooo_free(struct sl_tcp_ctx *ctx, struct sl_tcp_half *h);
 uint64_t sl_tcp_ooo_mem(const struct sl_tcp_half *h);
+
+/* ---- bytes kept aside unverified (tcp.c; replay only) ----
+ *
+ * Per direction and per reason, the new bytes of segments the receiver
+ * should have dropped: a bad TCP checksum, or beyond its advertised window.
+ * Each set is a run list like the out-of-order runs, held in the run fields
+ * (ooo, ooo_bytes, ooo_runs) of a private struct sl_tcp_half so that the
+ * functions above serve both; no other field of these halves is used.  The
+ * first unverified copy of a byte is kept; a later unverified copy that
+ * differs makes the range ambiguous, and that direction's sets are dropped.
+ * Bounded by config.unverified_depth per direction and config.ooo_max_runs
+ * per set, charged to the memcap, freed when empty. */
+enum { SL_TCP_UNV_CSUM, SL_TCP_UNV_WINDOW, SL_TCP_UNV_KINDS };
+
+struct sl_tcp_unv {
+	struct sl_tcp_half set[2][SL_TCP_UNV_KINDS];	/* [sender dir][reason] */
+};
 
 /* ---- stream buffer (tcp_buf.c) ----
  *

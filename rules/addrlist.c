@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "address.h"
+#include "mailaddr.h"
 
 /* Three sorted string sets, looked up with bsearch. */
 struct strset {

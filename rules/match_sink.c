@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "address.h"
+#include "mailaddr.h"
 #include "addrlist.h"
 #include "spoof.h"
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "address.h"
+#include "mailaddr.h"
 #include "mail.h"
 #include "sink.h"
 #include "slice.h"

@@ -12,6 +12,7 @@
 #ifndef SL_RULE_PARSE_H
 #define SL_RULE_PARSE_H
 
+#include "addr_target.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "address.h"
+#include "mailaddr.h"
 #include "msg.h"
 
 /* Length of the local part once the sub-address is dropped. */

@@ -17,6 +17,7 @@
 #ifndef SL_SPOOF_H
 #define SL_SPOOF_H
 
+#include "addr_target.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,7 +29,7 @@ struct sl_msg;
 struct sl_spoof_opts {
 	char subaddr[SL_SPOOF_SEP_MAX];	/* separator bytes, NUL-terminated; "" = none */
 	bool nocase_local;
-	uint32_t against;		/* SL_ADDR_MAIL_FROM | SL_ADDR_HDR_FROM (address.h) */
+	uint32_t against;		/* SL_ADDR_MAIL_FROM | SL_ADDR_HDR_FROM (addr_target.h) */
 };
 
 /* True when addr (a bare addr-spec) is not auth_user's mailbox. */

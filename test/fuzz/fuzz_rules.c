@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "address.h"
+#include "mailaddr.h"
 #include "addrlist.h"
 #include "rule_parse.h"
 

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "address.h"
+#include "mailaddr.h"
 #include "mail.h"
 #include "rule_parse.h"
 #include "ruleset.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "address.h"
+#include "mailaddr.h"
 #include "addrlist.h"
 #include "attach_policy.h"
 #include "msg.h"
