@@ -36,6 +36,7 @@ static void usage(FILE *f)
 		"                            with DIR/index.jsonl\n"
 		"      --quarantine DIR      write blocked messages (.eml + .json) to DIR\n"
 		"      --checksum MODE       TCP checksum validation: auto (default), on, off\n"
+		"      --timing              measure each message's verdict latency (summary)\n"
 		"  -q, --quiet               no summary on stderr\n"
 		"  -v, --verbose             more log lines (repeat for debug)\n"
 		"  -h, --help                this text\n"
@@ -65,6 +66,7 @@ int sl_cmd_replay(int argc, char **argv)
 		{ "extract", required_argument, NULL, 'X' },
 		{ "quarantine", required_argument, NULL, 'Q' },
 		{ "checksum", required_argument, NULL, 'C' },
+		{ "timing", no_argument, NULL, 'T' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -74,7 +76,7 @@ int sl_cmd_replay(int argc, char **argv)
 	const char *cfg_path = NULL, *eve_path = NULL, *clamdb = NULL;
 	const char *rules[SL_MAX_RULE_FILES];
 	unsigned n_rules = 0;
-	bool quiet = false, no_clamav = false, csum_set = false;
+	bool quiet = false, no_clamav = false, csum_set = false, timing = false;
 	enum sl_csum_mode csum = SL_CSUM_AUTO;
 	const char *streams = NULL, *extract = NULL, *quarantine = NULL;
 	int verbose = 0, c, rc = 2;
@@ -106,6 +108,7 @@ int sl_cmd_replay(int argc, char **argv)
 			}
 			csum_set = true;
 			break;
+		case 'T': timing = true; break;
 		case 'q': quiet = true; break;
 		case 'v': verbose++; break;
 		case 'h': usage(stdout); return 0;
@@ -171,6 +174,7 @@ int sl_cmd_replay(int argc, char **argv)
 		fprintf(stderr, "sluice replay: %s\n", err);
 		goto out;
 	}
+	sl_replay_set_timing(r, timing);
 	if (!quiet) {
 		sl_inspect_describe(in, err, sizeof(err));
 		fprintf(stderr, "sluice replay: %s\n", err);

@@ -12,31 +12,6 @@
 #include "log.h"
 #include "worker_priv.h"
 
-/* One mail transaction as the worker tracks it.  It outlives its flow while
- * an inspection is pending (the message holds it through its refcount). */
-struct wtxn {
-	struct sl_mail_txn *t;
-	struct sl_worker *w;
-	struct sl_flow_app *fa;		/* NULL once the flow is gone */
-	struct wtxn *next;		/* the flow's list */
-	struct sl_msg_origin origin;
-	bool done;			/* parser finished with it */
-	bool settled;			/* verdict final */
-	bool emitted;
-};
-
-struct sl_flow_app {
-	struct sl_worker *w;
-	struct sl_flow *f;
-	struct sl_app *app;
-	enum sl_proto proto;
-	bool stop[2];			/* parser gave up on this direction */
-	bool tls, compress, not_mail;
-	int stream_fd[2];
-	uint64_t stream_written[2];	/* stream offset written so far */
-	struct wtxn *txns;
-};
-
 static struct sl_flow_app *flow_app_get(struct sl_worker *w, struct sl_flow *f)
 {
 	struct sl_flow_app *fa = f->app;

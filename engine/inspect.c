@@ -107,6 +107,14 @@ bool sl_inspect_has_clamav(const struct sl_inspect *in)
 	return in->clam != NULL;
 }
 
+bool sl_inspect_pool_stats(const struct sl_inspect *in, struct sl_scan_pool_stats *out)
+{
+	if (!in->pool)
+		return false;
+	sl_scan_pool_stats(in->pool, out);
+	return true;
+}
+
 void sl_inspect_describe(const struct sl_inspect *in, char *buf, size_t size)
 {
 	int n = 0;

@@ -40,6 +40,8 @@ void sl_inspect_free(struct sl_inspect *in);	/* after every worker's sinks are f
 /* One line for people: "rules: 12 rules (3 block); clamav: 4 signatures ..." */
 void sl_inspect_describe(const struct sl_inspect *in, char *buf, size_t size);
 bool sl_inspect_has_clamav(const struct sl_inspect *in);
+/* The scan pool's figures; false (out untouched) without ClamAV. */
+bool sl_inspect_pool_stats(const struct sl_inspect *in, struct sl_scan_pool_stats *out);
 
 struct sl_inspect_worker;
 struct sl_inspect_worker *sl_inspect_worker_new(struct sl_inspect *in, struct sl_counters *ctr);

@@ -71,6 +71,10 @@ struct sl_scan_pool_stats {
 	uint64_t cache_hits;
 	uint64_t cancelled;
 	uint64_t bytes;			/* bytes of jobs scanned or answered from cache */
+	uint64_t scan_ns;		/* time spent in the scan function, all threads */
+	uint64_t last_scan_ns;		/* duration of the scan that finished last (0: none
+					   yet); with several threads, "last" is the last
+					   to store it */
 	unsigned queue_peak;
 };
 

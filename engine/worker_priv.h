@@ -4,6 +4,8 @@
 #ifndef SL_WORKER_PRIV_H
 #define SL_WORKER_PRIV_H
 
+#include "hold.h"
+#include "log.h"
 #include "message.h"
 #include "worker.h"
 
@@ -27,6 +29,68 @@ struct sl_worker {
 	uint64_t now_us;
 	enum sl_pkt_action cur_action;
 	uint64_t last_tick_us;
+
+	/* inline (worker_inline.c) */
+	const struct sl_inline_ops *iops;
+	void *iops_u;
+	struct sl_hold_set holds;
+	struct wtxn *cur_ended;		/* messages the current packet completed */
+	struct sl_worker_inline_stats istats;
+	struct sl_ratelimit rl_inject;
+	uint8_t craft[65536 + 64];	/* scratch for crafted packets */
+};
+
+/* One mail transaction as the worker tracks it.  It outlives its flow while
+ * an inspection is pending (the message holds it through its refcount). */
+struct wtxn {
+	struct sl_mail_txn *t;
+	struct sl_worker *w;
+	struct sl_flow_app *fa;		/* NULL once the flow is gone */
+	struct wtxn *next;		/* the flow's list */
+	struct sl_msg_origin origin;
+	bool done;			/* parser finished with it */
+	bool settled;			/* verdict final */
+	bool emitted;
+
+	/* inline: the held packet this message's verdict releases */
+	struct sl_flow_app *gate_fa;	/* NULL when it gates nothing */
+	uint64_t gate_hid;
+	struct wtxn *gnext;		/* gate_fa's list of gating messages */
+	struct wtxn *cnext;		/* worker's cur_ended list */
+	uint8_t cur;			/* enum wtxn_cur while on cur_ended */
+	uint64_t t_end_us;		/* monotonic time the content ended */
+};
+
+enum wtxn_cur {
+	WTXN_CUR_NONE = 0,
+	WTXN_CUR_PENDING,		/* ended, verdict pending: gate a held packet */
+	WTXN_CUR_REFUSED,		/* ended and settled at once as tempfail/block */
+};
+
+/* Inline state of one flow: held packets per direction, what the consumer
+ * has consumed, and how each side's packets arrive (for injection). */
+struct sl_flow_inl {
+	struct sl_hold_q q[2];		/* by direction of the sender */
+	struct sl_pkt_link link[2];	/* last seen, per direction */
+	uint64_t consumed[2];		/* consumer position (UINT64_MAX: stopped) */
+	uint64_t slice_end[2];		/* end of the last slice offered */
+	const struct sl_packet *slice_pkt[2];	/* packet that slice named */
+	struct wtxn *gated;		/* messages gating held packets */
+	bool killed;			/* blocked: every later packet is dropped */
+	uint8_t resets_sent;		/* answers to packets of a killed flow */
+};
+
+struct sl_flow_app {
+	struct sl_worker *w;
+	struct sl_flow *f;
+	struct sl_app *app;
+	enum sl_proto proto;
+	bool stop[2];			/* parser gave up on this direction */
+	bool tls, compress, not_mail;
+	int stream_fd[2];
+	uint64_t stream_written[2];	/* stream offset written so far */
+	struct wtxn *txns;
+	struct sl_flow_inl inl;
 };
 
 /* flow_app.c */
@@ -46,6 +110,25 @@ void sl_flow_anomaly(struct sl_worker *w, struct sl_flow *f, enum sl_anomaly a,
 		     const struct sl_packet *pkt, const char *detail);
 extern const struct sl_msg_hooks sl_worker_msg_hooks;
 
+struct sl_flow_app *sl_flow_app_get(struct sl_worker *w, struct sl_flow *f);
+
+/* worker_inline.c: the inline packet path around sl_tcp_segment() */
+void sl_inline_init(struct sl_worker *w);
+/* Before reassembly: true when the packet's fate is already known (*a). */
+bool sl_inline_before(struct sl_worker *w, struct sl_flow *f, struct sl_packet *p,
+		      enum sl_dir dir, enum sl_pkt_action *a);
+/* After reassembly: holds, releases, refusals; returns the packet's action. */
+enum sl_pkt_action sl_inline_after(struct sl_worker *w, struct sl_flow *f, struct sl_packet *p,
+				   enum sl_dir dir, enum sl_tcp_verdict tv);
+/* A message ended with its verdict pending / settled (flow_app.c hooks). */
+void sl_inline_msg_ended(struct sl_worker *w, struct wtxn *x);
+void sl_inline_msg_settled(struct sl_worker *w, struct wtxn *x);
+/* The consumer answered for direction d (flow_app.c). */
+void sl_inline_consumed(struct sl_flow_app *fa, const struct sl_slice *s,
+			const struct sl_consume *r);
+/* The flow leaves the table: whatever it still holds meets the hold policy. */
+void sl_inline_flow_release(struct sl_worker *w, struct sl_flow_app *fa);
+
 /* events.c */
 void sl_event_flow(struct sl_worker *w, const struct sl_flow *f);
 void sl_event_anomaly(struct sl_worker *w, const struct sl_flow *f, enum sl_dir dir,
@@ -58,5 +141,9 @@ struct sl_msg_origin {			/* where a message travelled, kept past its flow */
 void sl_event_message(struct sl_worker *w, const struct sl_msg_origin *o, const struct sl_msg *m);
 void sl_event_alerts(struct sl_worker *w, const struct sl_msg_origin *o, const struct sl_msg *m);
 void sl_extract_index(struct sl_worker *w, const struct sl_msg_origin *o, const struct sl_msg *m);
+/* What the inline path did to a flow it refused (reset, SMTP reply). */
+void sl_event_inline(struct sl_worker *w, const struct sl_flow *f, enum sl_dir dir,
+		     const char *action, const char *reply, const struct sl_verdict *v,
+		     uint32_t held_dropped);
 
 #endif

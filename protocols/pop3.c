@@ -270,7 +270,7 @@ static size_t server(struct pop3 *s, const struct sl_slice *sl)
 		if (r == SL_LINE_SKIPPED)
 			continue;
 		enum status st = status_of(ln.p, ln.len);
-		if (st == ST_BAD || (st == ST_CONT && !s->greeted)) {
+		if (!s->greeted && st != ST_OK && st != ST_ERR) {
 			sl_mctx_anomaly(c, NULL, SL_ANOM_POP3_BAD_RESPONSE, sl->pkt, NULL);
 			continue;
 		}
@@ -280,9 +280,17 @@ static size_t server(struct pop3 *s, const struct sl_slice *sl)
 			pos = at;
 			break;
 		}
+		if (st == ST_BAD)
+			sl_mctx_anomaly(c, NULL, SL_ANOM_POP3_BAD_RESPONSE, sl->pkt, NULL);
 		if (a == SL_ANSWER_SKIP)
 			continue;
-		on_status(s, st, sl->pkt);
+		/* Clients read one status line per command, and only "+OK"
+		 * opens a multi-line body: a line that is neither status is
+		 * the oldest command's answer, a failure.  Skipping it instead
+		 * would let the next status (say RETR's "+OK") answer that
+		 * command, and the message would pass as a listing, unseen
+		 * (Zeek's pop3/bad-list-retr-crafted.pcap). */
+		on_status(s, st == ST_BAD ? ST_ERR : st, sl->pkt);
 	}
 	if (s->stopped)
 		return n;

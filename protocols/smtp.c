@@ -40,6 +40,7 @@ enum smtp_cstate {
 	C_BDAT,				/* bdat_left binary bytes */
 	C_AUTH,				/* SASL responses, one per 334 */
 	C_WAIT_TLS,			/* STARTTLS sent: TLS if the server says 220 */
+	C_TLS_CHECK,			/* 220 to STARTTLS: TLS if the next byte starts a record */
 };
 
 enum smtp_mech { M_OTHER, M_PLAIN, M_LOGIN, M_CRAM };
@@ -486,6 +487,8 @@ static void command(struct smtp *s, const uint8_t *p, size_t n, const struct sl_
 	}
 }
 
+static bool tls_or_cleartext(struct smtp *s, uint8_t first, const struct sl_packet *pkt);
+
 /* ---- client: body ---- */
 
 struct emit_ctx {
@@ -570,6 +573,10 @@ static size_t client(struct smtp *s, const struct sl_slice *sl)
 				goto out;
 			s->cst = C_CMD;
 			continue;
+		case C_TLS_CHECK:
+			if (tls_or_cleartext(s, p[pos], sl->pkt))
+				goto out;
+			continue;
 		case C_AUTH:
 			if (!s->auth.grants) {
 				if (!sl_mctx_must_decide(c, sl, n - pos))
@@ -629,6 +636,23 @@ static void go_tls(struct smtp *s, const struct sl_packet *pkt)
 	sl_mctx_note(s->c, SL_NOTE_TLS, pkt);
 	finish_all(s, "tls");
 	s->qn = 0;
+}
+
+/* RFC 3207: after "220" to STARTTLS the next bytes are a TLS handshake.
+ * A session that goes on in cleartext instead (a server that ignores its
+ * own 220, or a capture of decrypted TLS) is still SMTP: it is parsed,
+ * not skipped, so announcing STARTTLS cannot blind the inspection.  Like a
+ * TLS handshake, it starts the session afresh (RFC 3207 section 4.2). */
+static bool tls_or_cleartext(struct smtp *s, uint8_t first, const struct sl_packet *pkt)
+{
+	if (first == 0x16) {		/* TLS record type handshake */
+		go_tls(s, pkt);
+		return true;
+	}
+	sl_mctx_anomaly(s->c, NULL, SL_ANOM_SMTP_STARTTLS_CLEARTEXT, pkt, NULL);
+	env_reset(s, "starttls");
+	s->cst = C_CMD;
+	return false;
 }
 
 static void data_reply(struct smtp *s, const struct smtp_pend *e, unsigned code,
@@ -718,6 +742,10 @@ static bool on_reply(struct smtp *s, unsigned code, const uint8_t *txt, size_t t
 			s->cst = C_CMD;
 		break;
 	case K_STARTTLS:
+		if (code == 220 && s->cst == C_WAIT_TLS) {
+			s->cst = C_TLS_CHECK;	/* the client's next byte tells */
+			break;
+		}
 		if (code == 220) {
 			go_tls(s, pkt);
 			return false;
@@ -751,8 +779,19 @@ static size_t server(struct smtp *s, const struct sl_slice *sl, bool *stop)
 	while (pos < n) {
 		size_t at = pos;
 		struct sl_line ln;
-		enum sl_line_res r = sl_mctx_line(c, &s->ln[1], sl, &pos, &ln);
 		char sep;
+
+		/* The client speaks first after STARTTLS: its byte decides,
+		 * unless the server's bytes cannot wait for it. */
+		if (s->cst == C_TLS_CHECK) {
+			if (!sl_mctx_must_decide(c, sl, n - pos))
+				break;
+			if (tls_or_cleartext(s, sl->data[pos], sl->pkt)) {
+				*stop = true;
+				return n;
+			}
+		}
+		enum sl_line_res r = sl_mctx_line(c, &s->ln[1], sl, &pos, &ln);
 
 		if (r == SL_LINE_MORE)
 			break;
@@ -820,6 +859,10 @@ static void on_gap(struct smtp *s, const struct sl_slice *sl)
 	const struct sl_mail_ctx *c = s->c;
 
 	if (sl->dir == SL_TO_SERVER) {
+		if (s->cst == C_TLS_CHECK) {
+			go_tls(s, sl->pkt);	/* the deciding byte is lost: assume TLS */
+			return;
+		}
 		if (s->cst == C_BDAT && sl->gap_len < s->bdat_left) {
 			s->bdat_left -= sl->gap_len;
 			sl_mtxn_abort(c, &s->cur, "gap");

@@ -23,6 +23,7 @@
 #define H_STOP	0x10		/* consumer stopped: track sequence numbers only */
 #define H_ACK	0x20		/* last_ack and window valid */
 #define H_WSOPT	0x40		/* the SYN carried a window scale option */
+#define H_AHOLE	0x80		/* the receiver ACKed bytes not seen yet (ack_unseen) */
 
 /* session->flags */
 #define S_WSCALE	0x01	/* both SYNs carried window scale: windows are scaled */
@@ -214,7 +215,7 @@ static void set_aside(const struct op *o, enum sl_dir dir, int kind, uint32_t se
 	struct sl_tcp_session *s = o->s;
 	struct sl_tcp_half *h = &s->half[dir];
 	uint64_t depth = ctx->cfg.unverified_depth, kept = 0;
-	struct sl_tcp_ooo_plan pl, mine = { 0 };
+	struct sl_tcp_ooo_plan pl;
 	int64_t so = seq_off(h, seq), lo, hi;
 
 	if (!depth || !len || !(h->flags & H_SEQ) || (h->flags & (H_EOF | H_STOP)) ||
@@ -237,26 +238,17 @@ static void set_aside(const struct op *o, enum sl_dir dir, int kind, uint32_t se
 	}
 	const uint8_t *q = p + (lo - so);
 	uint32_t n = (uint32_t)(hi - lo);
-
-	for (int k = 0; k < SL_TCP_UNV_KINDS; k++) {
-		struct sl_tcp_half *u = &s->unv->set[dir][k];
-
-		sl_tcp_ooo_plan(u, (uint64_t)lo, q, n, &pl);
-		if (pl.conflict) {
-			/* Two unverified copies differ: whichever the receiver
-			 * may have taken, we cannot tell. */
-			unv_drop_from(ctx, s, dir, 0);
-			return;
-		}
-		if (k == kind)
-			mine = pl;
-		kept += u->ooo_bytes;
-	}
 	struct sl_tcp_half *u = &s->unv->set[dir][kind];
 
-	if (kept + n - mine.queued <= depth &&
-	    (int64_t)u->ooo_runs + mine.runs_delta <= (int64_t)ctx->cfg.ooo_max_runs)
+	for (int k = 0; k < SL_TCP_UNV_KINDS; k++)
+		kept += s->unv->set[dir][k].ooo_bytes;
+	sl_tcp_ooo_plan(u, (uint64_t)lo, q, n, &pl);
+	if (kept + n - pl.queued <= depth &&
+	    (int64_t)u->ooo_runs + pl.runs_delta <= (int64_t)ctx->cfg.ooo_max_runs)
 		sl_tcp_ooo_insert(ctx, u, (uint64_t)lo, q, n);	/* a refusal keeps less */
+	/* the sender's latest unverified word on these bytes */
+	for (int k = 0; k < SL_TCP_UNV_KINDS; k++)
+		sl_tcp_ooo_overwrite(&s->unv->set[dir][k], (uint64_t)lo, q, n);
 	unv_release(ctx, s);
 }
 
@@ -721,6 +713,7 @@ static enum data_res data_in(const struct op *o, enum sl_dir dir, uint32_t seq, 
 	struct sl_tcp_ooo_plan pl;
 	struct piece pc[MAX_PIECES];
 	int64_t so, eo, end;
+	bool clash = false;
 
 	if (!in_window(o->s, dir, seq, len)) {
 		count(o, SL_CTR_TCP_OUT_OF_WINDOW);
@@ -749,9 +742,21 @@ again:
 	so = seq_off(h, seq);
 	eo = so + len;
 	end = (int64_t)h->delivered;
-	if (so < end && len && !check_history(o, dir, so, p, len))
-		return conflict(o, "delivered");
+	/* A conflict drops the segment inline: the receiver never gets it.
+	 * In replay it did get it; which copy it kept of the conflicting bytes
+	 * depends on its stack (Linux lets a later out-of-order segment that
+	 * covers queued ones replace them), so we keep the first copy as
+	 * everywhere and take from the segment only the bytes nothing else
+	 * supplied, rather than leave holes where all receivers agree. */
+	if (so < end && len && !check_history(o, dir, so, p, len)) {
+		conflict(o, "delivered");
+		if (cfg->inline_mode)
+			return D_DROP;
+		clash = true;
+	}
 	if (eo < end || (eo == end && !fin)) {
+		if (clash)
+			return D_DROP;
 		count(o, SL_CTR_TCP_DUPLICATES);
 		return D_DUP;
 	}
@@ -761,11 +766,17 @@ again:
 	uint32_t la = (uint32_t)(eo - (int64_t)a);
 
 	sl_tcp_ooo_plan(h, a, pa, la, &pl);
-	if (pl.conflict)
-		return conflict(o, "queued");
+	if (pl.conflict) {
+		conflict(o, "queued");
+		if (cfg->inline_mode)
+			return D_DROP;
+		clash = true;
+	}
 	if (a > (uint64_t)end) {
-		/* Out of order: queue what is new. */
+		/* Out of order: queue what is new (insert fills only holes). */
 		if (pl.queued == la && !fin) {
+			if (clash)
+				return D_DROP;
 			count(o, SL_CTR_TCP_DUPLICATES);
 			return D_DUP;
 		}
@@ -774,7 +785,7 @@ again:
 		if (!depth && sl_tcp_ooo_insert(o->ctx, h, a, pa, la)) {
 			if (fin)
 				record_fin(o, dir, seq + len);
-			return D_ACCEPT;
+			return clash ? D_DROP : D_ACCEPT;
 		}
 		limit_hit(o, !depth);
 		if (cfg->inline_mode)
@@ -797,6 +808,13 @@ again:
 
 	if (fin)
 		record_fin(o, dir, seq + len);
+	if (pl.conflict) {
+		/* replay: the queued first copy wins; fill the holes around it */
+		if (!sl_tcp_ooo_insert(o->ctx, h, a, pa, la))
+			limit_hit(o, true);
+		skip_to(o, dir, a);
+		return D_DROP;
+	}
 	if (la) {
 		pc[0].p = pa;
 		pc[0].n = la;
@@ -808,13 +826,16 @@ again:
 		return D_DROP;
 	}
 	drain_runs(o, dir);
-	return D_ACCEPT;
+	return clash ? D_DROP : D_ACCEPT;
 }
 
-/* A receiver ACKed bytes of dir's stream beyond what it could deliver:
- * replay only (inline this never gets here, see ack_in).  Bytes kept aside
- * for that range are delivered; what nothing covers was lost from the
- * capture: skip ahead.  held: everything acknowledged is covered. */
+/* A receiver ACKed bytes of dir's stream beyond what could be delivered:
+ * replay only (inline never gets here, see ack_in).  When bytes kept aside
+ * cover that range, they are delivered at once.  Otherwise the bytes were
+ * lost from the capture -- or are still to come: a capture taken on more
+ * than one queue or interface can record an ACK just before the data it
+ * acknowledges -- so the hole is given up only when the conversation moves
+ * on (give_up_hole). */
 static void ack_unseen(const struct op *o, enum sl_dir dir, uint32_t ack, bool held)
 {
 	struct sl_tcp_half *a = &o->s->half[dir];
@@ -829,8 +850,29 @@ static void ack_unseen(const struct op *o, enum sl_dir dir, uint32_t ack, bool h
 		}
 		return;
 	}
+	if (!held) {
+		a->flags |= H_AHOLE;
+		return;
+	}
 	promote(o, dir, (uint64_t)seq_off(a, ack));
 	skip_to(o, dir, (uint64_t)seq_off(a, ack));
+}
+
+/* Gives up the part of dir's stream that its receiver ACKed but that never
+ * reached us (ack_unseen): what was queued or kept aside below the ACK is
+ * delivered, the holes as gaps. */
+static void give_up_hole(const struct op *o, enum sl_dir dir)
+{
+	struct sl_tcp_half *a = &o->s->half[dir];
+	const struct sl_tcp_half *r = &o->s->half[!dir];
+
+	if (!(a->flags & H_AHOLE))
+		return;
+	a->flags &= (uint8_t)~H_AHOLE;
+	if ((a->flags & (H_EOF | H_STOP)) || !sl_seq_gt(r->last_ack, a->next_seq))
+		return;
+	promote(o, dir, (uint64_t)seq_off(a, r->last_ack));
+	skip_to(o, dir, (uint64_t)seq_off(a, r->last_ack));
 }
 
 static void ack_in(const struct op *o, enum sl_dir dir)
@@ -955,6 +997,7 @@ static void flush_half(const struct op *o, enum sl_dir dir)
 {
 	struct sl_tcp_half *h = &o->s->half[dir];
 
+	give_up_hole(o, dir);
 	if (!(h->flags & (H_EOF | H_STOP))) {
 		const struct sl_tcp_seg *f;
 
@@ -1063,6 +1106,13 @@ enum sl_tcp_verdict sl_tcp_segment(struct sl_tcp_ctx *ctx, struct sl_tcp_session
 	}
 	if (fl & SL_TH_RST)
 		return rst_in(&o, dir);
+	/* The conversation moved on: a hole the receiver ACKed (ack_unseen)
+	 * will not be filled by a late copy any more.  Its receiver sent
+	 * something, or its sender sent beyond it. */
+	if ((s->half[!dir].flags & H_AHOLE) && (len || fin))
+		give_up_hole(&o, !dir);
+	if ((h->flags & H_AHOLE) && (len || fin) && sl_seq_geq(seq, s->half[!dir].last_ack))
+		give_up_hole(&o, dir);
 	if (fl & SL_TH_SYN) {
 		res = syn_in(&o, dir);
 		if (res == D_BAD)

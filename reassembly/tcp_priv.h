@@ -92,6 +92,9 @@ void sl_tcp_ooo_plan(const struct sl_tcp_half *h, uint64_t off, const uint8_t *p
  * the caller treats the segment as not stored). */
 bool sl_tcp_ooo_insert(struct sl_tcp_ctx *ctx, struct sl_tcp_half *h, uint64_t off,
 		       const uint8_t *p, uint32_t len);
+/* Overwrites the queued bytes within [off, off+len) with p's (bytes not
+ * queued stay unqueued). */
+void sl_tcp_ooo_overwrite(struct sl_tcp_half *h, uint64_t off, const uint8_t *p, uint32_t len);
 /* Forgets queued bytes below off (delivered or skipped). */
 void sl_tcp_ooo_drop_below(struct sl_tcp_ctx *ctx, struct sl_tcp_half *h, uint64_t off);
 /* Forgets queued bytes at or beyond off (past the FIN); returns how many. */
@@ -106,9 +109,8 @@ uint64_t sl_tcp_ooo_mem(const struct sl_tcp_half *h);
  * Each set is a run list like the out-of-order runs, held in the run fields
  * (ooo, ooo_bytes, ooo_runs) of a private struct sl_tcp_half so that the
  * functions above serve both; no other field of these halves is used.  The
- * first unverified copy of a byte is kept; a later unverified copy that
- * differs makes the range ambiguous, and that direction's sets are dropped.
- * Bounded by config.unverified_depth per direction and config.ooo_max_runs
+ * latest unverified copy of a byte replaces earlier unverified ones (like a
+ * retransmission; acceptable bytes are never touched by this).  Bounded by config.unverified_depth per direction and config.ooo_max_runs
  * per set, charged to the memcap, freed when empty. */
 enum { SL_TCP_UNV_CSUM, SL_TCP_UNV_WINDOW, SL_TCP_UNV_KINDS };
 

@@ -258,6 +258,19 @@ bool sl_tcp_ooo_insert(struct sl_tcp_ctx *ctx, struct sl_tcp_half *h, uint64_t o
 	return true;
 }
 
+void sl_tcp_ooo_overwrite(struct sl_tcp_half *h, uint64_t off, const uint8_t *p, uint32_t len)
+{
+	uint64_t end = off + len;
+
+	for (struct sl_tcp_seg *r = h->ooo ? h->ooo->next : NULL; r && r->off < end;
+	     r = r == h->ooo ? NULL : r->next) {
+		uint64_t lo = SL_MAX(off, r->off), hi = SL_MIN(end, sl_tcp_seg_end(r));
+
+		if (lo < hi)
+			memcpy(r->data + r->head + (lo - r->off), p + (lo - off), hi - lo);
+	}
+}
+
 static void unlink_first(struct sl_tcp_half *h, struct sl_tcp_seg *f)
 {
 	if (f == h->ooo)

@@ -86,7 +86,8 @@ class Capture:
                     self.linktype = ifs[-1]
             elif btype == 6:
                 iface, hi, lo, cap, orig = struct.unpack(e + "IIIII", body[:20])
-                self._add(ifs[iface], (hi, lo), body[20:20 + cap], orig)
+                t = (hi << 32) | lo		# if_tsresol ignored: microseconds
+                self._add(ifs[iface], (t // 1000000, t % 1000000), body[20:20 + cap], orig)
             elif btype == 3:
                 orig = struct.unpack(e + "I", body[:4])[0]
                 self._add(ifs[0], (0, 0), body[4:4 + min(orig, len(body) - 4)], orig)
@@ -102,9 +103,6 @@ class Capture:
             f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, MAX_RECORD, lts.pop()))
             for fr in frames:
                 sec, frac = fr.ts
-                if frac >= 1000000:	# pcapng high/low timestamp words
-                    t = (sec << 32) | frac
-                    sec, frac = t // 1000000, t % 1000000
                 f.write(struct.pack("<IIII", sec, frac, len(fr.data), max(fr.origlen, len(fr.data))))
                 f.write(fr.data)
 
@@ -120,7 +118,7 @@ class Packet:
     def __init__(self, frame):
         self.frame = frame
         self.l3 = self.ip_end = None
-        self.v = self.proto = self.sport = None
+        self.v = self.proto = self.sport = self.src = self.dst = None
         self.frag = self.mf = False
         self.frag_off = 0
         self.payload = b""

@@ -135,6 +135,34 @@ static void test_truncated(void **state)
 	      "abort #1 eof\n");
 }
 
+/* A response line that is neither +OK nor -ERR answers the oldest command
+ * as a failure, the way clients read one status line per command (Zeek's
+ * pop3/bad-list-retr-crafted.pcap: LIST answered "GARBAGE", its listing
+ * without the dot).  The next "+OK" then answers RETR, so the message
+ * bytes are inspected as RETR's message, not skipped as LIST's listing. */
+static void test_garbage_answers(void **state)
+{
+	static const struct conv_chunk c[] = {
+		SC("+OK ready\r\n"),
+		CS("LIST\r\n"),
+		SC("GARBAGE (and LIST response missing .)\r\n"),
+		SC("+OK 2 messages (320 octets)\r\n1 120\r\n"),
+		CS("RETR 1\r\n"),
+		SC("+OK message follows\r\nSubject: x\r\n\r\nbody\r\n.\r\n"),
+		CS("QUIT\r\n"),
+		SC("+OK bye\r\n"),
+	};
+	(void)state;
+	check(CHUNKS(c),
+	      "note DETECTED pop3 pkt=1\n"
+	      "anomaly pop3.bad_response\n"
+	      "begin #1 pop3 to_client pkt=4\n"
+	      "field #1 POP3_COMMAND=RETR 1\n"
+	      "data #1 \"1 120\\r\\n+OK message follows\\r\\nSubject: x\\r\\n\\r\\nbody\\r\\n\"\n"
+	      "end #1 pkt=6\n"
+	      "done #1\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -143,6 +171,7 @@ int main(void)
 		cmocka_unit_test(test_stls),
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_garbage_answers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

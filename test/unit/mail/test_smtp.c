@@ -368,7 +368,8 @@ static void test_auth_after_334(void **state)
 	free(t);
 }
 
-/* STARTTLS: after the server's 220 nothing is parsed, in either direction. */
+/* STARTTLS: after the server's 220 nothing is parsed, in either direction,
+ * once the client's next byte starts a TLS record (decided there). */
 static void test_starttls(void **state)
 {
 	static const struct conv_chunk c[] = {
@@ -382,7 +383,58 @@ static void test_starttls(void **state)
 	(void)state;
 	check(CHUNKS(c),
 	      "note DETECTED smtp pkt=1\n"
-	      "note TLS smtp pkt=5\n");
+	      "note TLS smtp pkt=4\n");
+}
+
+/* STARTTLS accepted, then the session goes on in cleartext (a server that
+ * ignores its own 220, or decrypted TLS written back, as in Arkime's
+ * smtp-decrypted.pcap): still parsed, with the anomaly, so announcing
+ * STARTTLS cannot hide a message.  The envelope starts afresh. */
+static void test_starttls_cleartext(void **state)
+{
+	static const struct conv_chunk c[] = {
+		SC("220 mx ESMTP\r\n"),
+		CS("EHLO c\r\n"),
+		SC("250-mx\r\n250 STARTTLS\r\n"),
+		CS("STARTTLS\r\n"),
+		SC("220 2.0.0 Ready to start TLS\r\n"),
+		CS("EHLO c2\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n"),
+		SC("250 mx\r\n250 ok\r\n250 ok\r\n354 go\r\n"),
+		CS("Subject: after starttls\r\n\r\nhi\r\n.\r\n"),
+		SC("250 queued\r\n"),
+	};
+	(void)state;
+	check(CHUNKS(c),
+	      "note DETECTED smtp pkt=1\n"
+	      "anomaly smtp.starttls_cleartext\n"
+	      "begin #1 smtp to_server pkt=7\n"
+	      "field #1 HELO=c2\n"
+	      "field #1 MAIL_FROM=a@x\n"
+	      "reply #1 MAIL 250 \n"
+	      "field #1 RCPT_TO=b@y\n"
+	      "reply #1 RCPT 250 \n"
+	      "reply #1 DATA 354 go\n"
+	      "data #1 \"Subject: after starttls\\r\\n\\r\\nhi\\r\\n\"\n"
+	      "end #1 pkt=8\n"
+	      "reply #1 EOD 250 queued\n"
+	      "done #1\n");
+}
+
+/* The server's TLS bytes after its 220 arrive before the client's: they
+ * wait for the client's byte, which says TLS. */
+static void test_starttls_server_first(void **state)
+{
+	static const struct conv_chunk c[] = {
+		SC("220 mx ESMTP\r\n"),
+		CS("STARTTLS\r\n"),
+		SC("220 go ahead\r\n\x16\x03\x03\x00\x5a"),
+		CS("\x16\x03\x01\x02\x00\x01MAIL FROM:<hidden@x>\r\n"),
+		SC("250 hidden\r\n"),
+	};
+	(void)state;
+	check(CHUNKS(c),
+	      "note DETECTED smtp pkt=1\n"
+	      "note TLS smtp pkt=4\n");
 }
 
 /* STARTTLS refused: the session goes on in the clear. */
@@ -671,6 +723,8 @@ int main(void)
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_auth_after_334),
 		cmocka_unit_test(test_starttls),
+		cmocka_unit_test(test_starttls_cleartext),
+		cmocka_unit_test(test_starttls_server_first),
 		cmocka_unit_test(test_starttls_refused),
 		cmocka_unit_test(test_sloppy_commands),
 		cmocka_unit_test(test_bare_lf_terminator),

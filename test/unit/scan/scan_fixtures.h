@@ -41,6 +41,8 @@ struct tbuf {
 
 static inline void tb_put(struct tbuf *b, const void *p, size_t n)
 {
+	if (n == 0)
+		return;
 	if (b->n + n > b->cap) {
 		b->cap = (b->n + n) * 2 + 64;
 		b->p = realloc(b->p, b->cap);
