@@ -1481,6 +1481,8 @@ static int parse_opts(int argc, char **argv, struct opts *o, const char **path)
 		if (e && *e)
 			return -1;
 	}
+	if (o->att_dist == D_FIXED)
+		o->att_max = o->att_min;	/* --att-max does not apply */
 	if (optind + 1 != argc || !o->concurrency || !o->msgs_max || o->msgs_max > MAX_MSGS ||
 	    o->att_hi > MAX_ATT || o->att_lo > o->att_hi || !o->att_min ||
 	    o->att_max < o->att_min || o->att_max > UINT32_MAX || o->reorder < 0 ||

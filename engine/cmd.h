@@ -5,5 +5,7 @@
 
 int sl_cmd_replay(int argc, char **argv);
 int sl_cmd_check(int argc, char **argv);
+int sl_cmd_inline(int argc, char **argv);
+int sl_cmd_stats(int argc, char **argv);
 
 #endif

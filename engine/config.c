@@ -100,6 +100,9 @@ static const struct key keys[] = {
 	{ "inline.socket_buffer", K_SIZE32, O(inl.rcvbuf), 65536, 1u << 31 },
 	U32("inline.hold_timeout_ms", inl.hold_timeout_ms, 10, 600000),
 	U32("inline.bypass_mark", inl.bypass_mark, 1, UINT32_MAX),
+	{ "inline.bypass", K_BOOL, O(inl.bypass), 0, 0 },
+	U32("inline.inject_mark", inl.inject_mark, 1, UINT32_MAX),
+	{ "inline.hold_memcap", K_SIZE, O(inl.hold_memcap), 1 << 20, UINT64_MAX },
 	{ "inline.user", K_STR, O(inl.user), 0, 0 },
 	{ "inline.cpus", K_CPUS, O(inl), 0, 0 },
 	{ "inline.stats_socket", K_STR, O(inl.stats_socket), 0, 0 },
@@ -122,6 +125,9 @@ void sl_config_default(struct sl_config *c)
 	c->inl.hold_timeout_ms = 30000;
 	c->inl.on_hold_timeout = SL_ACTION_TEMPFAIL;
 	c->inl.bypass_mark = 0x1;
+	c->inl.bypass = true;
+	c->inl.inject_mark = 0x2;
+	c->inl.hold_memcap = 64ull << 20;
 	c->inl.user = "nobody";
 	c->inl.stats_socket = "/run/sluice/stats.sock";
 	c->inl.stats_interval_s = 60;

@@ -28,7 +28,10 @@ struct sl_inline_config {
 	uint32_t rcvbuf;		/* netlink socket buffer bytes (default 16 MiB) */
 	uint32_t hold_timeout_ms;	/* a held packet's deadline (default 30000) */
 	enum sl_action on_hold_timeout;	/* default tempfail */
-	uint32_t bypass_mark;		/* connmark bit set on bypassed flows (default 0x1) */
+	uint32_t bypass_mark;		/* mark bit set on bypassed flows (default 0x1) */
+	bool bypass;			/* uninspectable flows leave the queue (default true) */
+	uint32_t inject_mark;		/* SO_MARK of packets sluice sends (default 0x2) */
+	uint64_t hold_memcap;		/* held packet copies per worker (default 64 MiB) */
 	const char *user;		/* drop privileges to this user (default "nobody") */
 	int cpus[SL_MAX_QUEUES];	/* CPU per worker, -1 = not pinned */
 	unsigned n_cpus;

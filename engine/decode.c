@@ -95,9 +95,15 @@
  * are listed in the summary.  The table is bounded (csum_sources, LRU): a
  * forgotten source starts over with no evidence.
  *
- * Known cost: a hand-edited capture whose edited segment comes from a
- * source that already sent good data loses that segment in AUTO (it is
- * indistinguishable from chaff); replay such captures with checksums OFF. */
+ * A hand-edited capture whose edited segment comes from a source that
+ * already sent good data gets that segment judged BAD, like chaff: nothing
+ * here can tell them apart.  The receiver can: in replay, reassembly keeps
+ * the bytes of BAD segments aside and delivers them only when the
+ * receiver's ACK covers them and no segment with a good checksum supplied
+ * those bytes (tcp.csum_bad_acked, stream.unverified_acked; reassembly/tcp.h),
+ * so the edited segment is recovered while chaff among good segments still
+ * loses.  Inline that store is off: a receiver drops such a segment, so only
+ * a forged ACK could cover it (and checksums should be ON there anyway). */
 
 enum { EV_GOOD_IP = 1, EV_GOOD_CTL = 2, EV_GOOD_DATA = 4, EV_DECLARED = 8 };
 #define NIL UINT32_MAX

@@ -1,6 +1,8 @@
 #include "eve.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -8,7 +10,9 @@
 struct sl_eve {
 	FILE *f;
 	bool own;
+	bool line_flush;		/* each line reaches the file at once */
 	const char *source;
+	pthread_mutex_t lock;		/* one whole line at a time (several workers) */
 	uint64_t count;
 };
 
@@ -18,6 +22,7 @@ struct sl_eve *sl_eve_open(const char *path)
 
 	if (!e)
 		return NULL;
+	pthread_mutex_init(&e->lock, NULL);
 	if (strcmp(path, "-") == 0) {
 		e->f = stdout;
 	} else {
@@ -37,8 +42,10 @@ struct sl_eve *sl_eve_open_stream(FILE *f)
 {
 	struct sl_eve *e = calloc(1, sizeof(*e));
 
-	if (e)
+	if (e) {
+		pthread_mutex_init(&e->lock, NULL);
 		e->f = f;
+	}
 	return e;
 }
 
@@ -49,7 +56,13 @@ void sl_eve_close(struct sl_eve *e)
 	fflush(e->f);
 	if (e->own)
 		fclose(e->f);
+	pthread_mutex_destroy(&e->lock);
 	free(e);
+}
+
+void sl_eve_set_line_flush(struct sl_eve *e, bool on)
+{
+	e->line_flush = on;
 }
 
 void sl_eve_set_source(struct sl_eve *e, const char *name)
@@ -57,9 +70,12 @@ void sl_eve_set_source(struct sl_eve *e, const char *name)
 	e->source = name;
 }
 
-uint64_t sl_eve_count(const struct sl_eve *e)
+uint64_t sl_eve_count(struct sl_eve *e)
 {
-	return e->count;
+	pthread_mutex_lock(&e->lock);
+	uint64_t n = e->count;
+	pthread_mutex_unlock(&e->lock);
+	return n;
 }
 
 void sl_eve_format_ts(uint64_t ts_us, char *buf, size_t size)
@@ -153,9 +169,20 @@ json_t *sl_eve_begin(struct sl_eve *e, const char *type, uint64_t ts_us,
 
 void sl_eve_emit(struct sl_eve *e, json_t *ev)
 {
-	/* Compact, one line; key order kept as inserted for readability. */
-	if (json_dumpf(ev, e->f, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0)
-		fputc('\n', e->f);
+	/* Compact, one line; key order kept as inserted for readability.
+	 * Rendered outside the lock, written whole under it: lines from
+	 * several worker threads never interleave. */
+	char *line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
 	json_decref(ev);
+	pthread_mutex_lock(&e->lock);
+	if (line) {
+		fputs(line, e->f);
+		fputc('\n', e->f);
+		if (e->line_flush)
+			fflush(e->f);
+	}
 	e->count++;
+	pthread_mutex_unlock(&e->lock);
+	free(line);
 }

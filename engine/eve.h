@@ -7,6 +7,7 @@
 #ifndef SL_EVE_H
 #define SL_EVE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -30,9 +31,11 @@ void sl_eve_set_source(struct sl_eve *e, const char *name);
  * event applies to (0 = none).  The caller adds fields, then sl_eve_emit(). */
 json_t *sl_eve_begin(struct sl_eve *e, const char *type, uint64_t ts_us,
 		     const struct sl_flow *f, enum sl_dir dir, uint64_t packet);
-/* Writes and frees the event. */
+/* Writes and frees the event.  Thread-safe: one whole line at a time. */
 void sl_eve_emit(struct sl_eve *e, json_t *ev);
-uint64_t sl_eve_count(const struct sl_eve *e);
+uint64_t sl_eve_count(struct sl_eve *e);
+/* Flush after every line (live output read by other programs). */
+void sl_eve_set_line_flush(struct sl_eve *e, bool on);
 
 /* Helpers for common shapes. */
 json_t *sl_eve_anomaly_list(const struct sl_anomaly_set *s);

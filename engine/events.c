@@ -279,3 +279,23 @@ void sl_extract_index(struct sl_worker *w, const struct sl_msg_origin *o, const 
 	json_decref(j);
 	fclose(f);
 }
+
+void sl_event_inline(struct sl_worker *w, const struct sl_flow *f, enum sl_dir dir,
+		     const char *action, const char *reply, const struct sl_verdict *v,
+		     uint32_t held_dropped)
+{
+	json_t *ev = sl_eve_begin(w->eve, "inline", w->now_us, f, SL_TO_SERVER, 0);
+	json_t *o = json_object();
+	char why[160];
+
+	json_object_set_new(o, "action", json_string(action));
+	json_object_set_new(o, "direction", json_string(sl_dir_name(dir)));
+	sl_verdict_summary(v, why, sizeof(why));
+	json_object_set_new(o, "reason", json_string(why));
+	if (reply)
+		json_object_set_new(o, "reply", sl_eve_str(reply));
+	json_object_set_new(o, "held_dropped", json_integer(held_dropped));
+	json_object_set_new(ev, "inline", o);
+	json_object_set_new(ev, "verdict", verdict_json(v));
+	sl_eve_emit(w->eve, ev);
+}

@@ -85,6 +85,8 @@ struct sl_flow_config {
 	uint32_t timeout_established_s;	/* default 600 */
 	const uint16_t *server_ports;	/* 0-terminated: well-known server ports used to
 					   orient midstream flows (the mail ports) */
+	uint32_t id_base, id_step;	/* ids base + 1, base + 1 + step, ... (step 0 = 1):
+					   several tables (workers) keep ids disjoint */
 };
 
 void sl_flow_config_default(struct sl_flow_config *c);

@@ -12,7 +12,7 @@
 #include "log.h"
 #include "worker_priv.h"
 
-static struct sl_flow_app *flow_app_get(struct sl_worker *w, struct sl_flow *f)
+struct sl_flow_app *sl_flow_app_get(struct sl_worker *w, struct sl_flow *f)
 {
 	struct sl_flow_app *fa = f->app;
 
@@ -24,6 +24,8 @@ static struct sl_flow_app *flow_app_get(struct sl_worker *w, struct sl_flow *f)
 	fa->w = w;
 	fa->f = f;
 	fa->stream_fd[0] = fa->stream_fd[1] = -1;
+	sl_hold_q_init(&fa->inl.q[SL_TO_SERVER], fa, SL_TO_SERVER);
+	sl_hold_q_init(&fa->inl.q[SL_TO_CLIENT], fa, SL_TO_CLIENT);
 	f->app = fa;
 	return fa;
 }
@@ -100,8 +102,11 @@ static void on_settled(struct sl_msg *m, void *arg)
 		w->totals.incomplete++;
 	sl_event_alerts(w, &x->origin, m);
 
-	/* The packet that completed the message is the one under judgement. */
-	if (m->complete && w->cur && m->final_packet == w->cur->index) {
+	if (w->cfg.inline_mode) {
+		sl_inline_msg_settled(w, x);
+	} else if (m->complete && w->cur && m->final_packet == w->cur->index) {
+		/* The packet that completed the message is the one under
+		 * judgement: what replay records it would have done. */
 		enum sl_pkt_action a = m->verdict.action >= SL_ACTION_TEMPFAIL ? SL_PKT_DROP :
 			SL_PKT_ACCEPT;
 		if (a > w->cur_action)
@@ -206,6 +211,10 @@ static void op_end(void *flow, struct sl_mail_txn *t, const struct sl_packet *pk
 	sl_txn_end(t, pkt, &fa->f->anomalies);
 	if (fa->w->cfg.settle_sync)
 		settle_now(fa->w, sl_txn_msg(t));
+	/* Inline: the packet that completed it waits for the verdict. */
+	else if (fa->w->cfg.inline_mode && pkt && pkt == fa->w->cur &&
+		 !sl_msg_settled(sl_txn_msg(t)))
+		sl_inline_msg_ended(fa->w, x);
 }
 
 static void op_reply(void *flow, struct sl_mail_txn *t, const char *cmd, unsigned code,
@@ -294,14 +303,27 @@ static const struct sl_mail_ops mail_ops = {
 
 /* ---- the stream consumer ---- */
 
+static struct sl_consume consume(struct sl_worker *w, struct sl_flow *f, struct sl_flow_app *fa,
+				 const struct sl_slice *s);
+
 struct sl_consume sl_flow_app_consume(struct sl_worker *w, struct sl_flow *f,
 				      const struct sl_slice *s)
 {
-	struct sl_consume all = { SL_CONSUME_OK, s->len };
-	struct sl_flow_app *fa = flow_app_get(w, f);
+	struct sl_flow_app *fa = sl_flow_app_get(w, f);
 
 	if (!fa)
 		return (struct sl_consume){ SL_CONSUME_STOP, 0 };
+	struct sl_consume r = consume(w, f, fa, s);
+	if (w->cfg.inline_mode)
+		sl_inline_consumed(fa, s, &r);
+	return r;
+}
+
+static struct sl_consume consume(struct sl_worker *w, struct sl_flow *f, struct sl_flow_app *fa,
+				 const struct sl_slice *s)
+{
+	struct sl_consume all = { SL_CONSUME_OK, s->len };
+
 	if (w->cfg.write_streams_dir)
 		stream_write(fa, s);
 	if (fa->stop[s->dir] || (f->flags & SL_FLOWF_BYPASS)) {
@@ -350,6 +372,8 @@ void sl_flow_app_release(struct sl_worker *w, struct sl_flow *f)
 
 	if (!fa)
 		return;
+	if (w->cfg.inline_mode)
+		sl_inline_flow_release(w, fa);
 	/* The parser aborts what it still has open through op_abort. */
 	if (fa->app)
 		sl_app_free(fa->app);

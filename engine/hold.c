@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
+
 void sl_hold_set_init(struct sl_hold_set *s, uint64_t bytes_cap)
 {
 	memset(s, 0, sizeof(*s));
@@ -130,12 +132,6 @@ bool sl_hold_head_ready(const struct sl_hold_q *q, uint64_t consumed)
 	return !(h->info.why & SL_HOLD_WAIT) || consumed >= h->info.stream_end;
 }
 
-/* Sequence arithmetic modulo 2^32. */
-static bool seq_le(uint32_t a, uint32_t b)
-{
-	return (int32_t)(a - b) <= 0;
-}
-
 bool sl_hold_covers(const struct sl_hold_q *q, uint32_t seq, uint32_t seg_len)
 {
 	uint32_t cur = seq, end = seq + seg_len;
@@ -150,12 +146,12 @@ bool sl_hold_covers(const struct sl_hold_q *q, uint32_t seq, uint32_t seg_len)
 		bool grew = false;
 		for (const struct sl_held *h = q->head; h; h = h->next) {
 			uint32_t hs = h->info.seq, he = hs + h->info.seg_len;
-			if (h->info.seg_len && seq_le(hs, cur) && !seq_le(he, cur)) {
+			if (h->info.seg_len && sl_seq_leq(hs, cur) && !sl_seq_leq(he, cur)) {
 				cur = he;
 				grew = true;
 			}
 		}
-		if (seq_le(end, cur))
+		if (sl_seq_leq(end, cur))
 			return true;
 		if (!grew)
 			return false;

@@ -34,6 +34,7 @@ enum sl_hold_why {
 	SL_HOLD_GATE   = 1u << 0,
 	SL_HOLD_WAIT   = 1u << 1,
 	SL_HOLD_BEHIND = 1u << 2,
+	SL_HOLD_DISCARD = 1u << 3,	/* dropped, not accepted, when its turn comes */
 };
 
 /* What the caller knows about the packet it holds. */
@@ -56,7 +57,7 @@ struct sl_held {
 	struct sl_held_info info;
 	uint16_t gates;			/* unsettled messages this packet completes */
 	uint32_t len;
-	uint8_t data[];			/* the packet as the source gave it (IP header first) */
+	uint8_t data[];			/* the packet as the source gave it (IP first) */
 };
 
 struct sl_hold_q {

@@ -50,7 +50,7 @@ struct sl_inspect *sl_inspect_new(const struct sl_inspect_config *cfg, char *err
 	}
 	in->cfg = *cfg;
 	sl_memcap_init(&in->scan_mc, "scan", cfg->scan_memcap);
-	if (cfg->n_rule_files) {
+	if (cfg->n_rule_files || cfg->reloadable) {
 		struct sl_rule_error re;
 		in->rules = sl_ruleset_load(cfg->rule_files, cfg->n_rule_files, &re);
 		if (!in->rules) {
@@ -139,6 +139,46 @@ void sl_inspect_describe(const struct sl_inspect *in, char *buf, size_t size)
 	} else {
 		snprintf(buf + n, size - (size_t)n, "; clamav: off");
 	}
+}
+
+int sl_inspect_reload(struct sl_inspect *in, const struct sl_inspect_config *cfg, char *err,
+		      size_t errlen)
+{
+	struct sl_ruleset *rs = NULL;
+
+	if (cfg->n_rule_files || in->cfg.reloadable) {
+		struct sl_rule_error re;
+		rs = sl_ruleset_load(cfg->rule_files, cfg->n_rule_files, &re);
+		if (!rs) {
+			sl_rule_error_format(&re, err, errlen);
+			return -1;
+		}
+	}
+	if (in->clam && cfg->clamav && sl_clam_reload(in->clam, cfg->clam.database, err,
+						      errlen) != 0) {
+		if (rs)
+			sl_ruleset_unref(rs);
+		return -1;
+	}
+	if (in->rules)
+		sl_ruleset_unref(in->rules);
+	in->rules = rs;
+	bool reloadable = in->cfg.reloadable;
+	in->cfg = *cfg;
+	in->cfg.reloadable = reloadable;
+	return 0;
+}
+
+struct sl_ruleset *sl_inspect_ruleset(struct sl_inspect *in)
+{
+	return in->rules ? sl_ruleset_ref(in->rules) : NULL;
+}
+
+int sl_inspect_worker_set_ruleset(struct sl_inspect_worker *iw, struct sl_ruleset *rs)
+{
+	if (!iw->match || !rs)
+		return -1;
+	return sl_match_sink_set_ruleset(iw->match, rs);
 }
 
 struct sl_inspect_worker *sl_inspect_worker_new(struct sl_inspect *in, struct sl_counters *ctr)

@@ -29,6 +29,8 @@ struct sl_inspect_config {
 	struct sl_scan_sink_config sink;
 	unsigned cache_entries;		/* default 4096 */
 	uint64_t scan_memcap;		/* default SL_SCAN_MEMCAP_DEFAULT */
+	bool reloadable;		/* keep a rule matcher even with no rule file, so a
+					   reload can bring rules (sluice inline) */
 };
 
 void sl_inspect_config_default(struct sl_inspect_config *c);
@@ -43,9 +45,23 @@ bool sl_inspect_has_clamav(const struct sl_inspect *in);
 /* The scan pool's figures; false (out untouched) without ClamAV. */
 bool sl_inspect_pool_stats(const struct sl_inspect *in, struct sl_scan_pool_stats *out);
 
+/* SIGHUP: builds the rules of cfg aside and reloads the ClamAV database
+ * (cfg->clam.database) into the running engine.  All or nothing for the
+ * rules: on error (err set) the running set stays.  The workers take the
+ * new set with sl_inspect_worker_set_ruleset() on their own threads.
+ * ClamAV cannot be switched on or off here (restart).  cfg's strings must
+ * outlive the inspector (the caller keeps the loaded config). */
+int sl_inspect_reload(struct sl_inspect *in, const struct sl_inspect_config *cfg, char *err,
+		      size_t errlen);
+/* A new reference to the current rule set (NULL: none).  Caller's thread only. */
+struct sl_ruleset *sl_inspect_ruleset(struct sl_inspect *in);
+
 struct sl_inspect_worker;
 struct sl_inspect_worker *sl_inspect_worker_new(struct sl_inspect *in, struct sl_counters *ctr);
 void sl_inspect_worker_free(struct sl_inspect_worker *iw);
 const struct sl_sink *sl_inspect_worker_sinks(const struct sl_inspect_worker *iw, unsigned *n);
+/* On the worker's thread, between packets: new objects use rs from now on.
+ * -1 when this worker has no rule matcher or its scratch cannot grow. */
+int sl_inspect_worker_set_ruleset(struct sl_inspect_worker *iw, struct sl_ruleset *rs);
 
 #endif

@@ -17,6 +17,8 @@ static const struct command commands[] = {
 	{ "replay", sl_cmd_replay, "inspect pcap/pcapng captures offline, write EVE JSON events" },
 	{ "check", sl_cmd_check, "replay captures and compare with their expectation files (CI)" },
 	{ "rules", sl_cmd_rules, "rules check FILE...: validate rule files" },
+	{ "inline", sl_cmd_inline, "inspect NFQUEUE traffic inline: hold, pass, refuse (the IPS)" },
+	{ "stats", sl_cmd_stats, "print the live figures of a running `sluice inline` (JSON)" },
 };
 
 static void usage(FILE *f)

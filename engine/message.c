@@ -348,7 +348,9 @@ static void part_close(struct sl_mail_txn *t, struct part_obj *po)
 	}
 	if (len != 32)
 		memset(sha, 0, sizeof(sha));
+	po->obj.o.sha256 = len == 32 ? sha : NULL;
 	obj_end(t, &po->obj);
+	po->obj.o.sha256 = NULL;
 
 	struct sl_msg_part *r = sl_msg_add_part(&t->msg);
 	if (r) {
@@ -498,7 +500,8 @@ struct sl_mail_txn *sl_txn_new(struct sl_txn_env *env, enum sl_proto proto, enum
 	if (!t)
 		return NULL;
 	t->env = env;
-	sl_msg_init(&t->msg, ++env->next_id, proto, dir);
+	env->next_id += env->id_step ? env->id_step : 1;
+	sl_msg_init(&t->msg, env->next_id, proto, dir);
 	t->msg.hooks = env->hooks;
 	t->msg.hooks_arg = env->hooks_arg;
 	t->msg.first_packet = pkt ? pkt->index : 0;
@@ -627,7 +630,9 @@ static void finish(struct sl_mail_txn *t, const struct sl_anomaly_set *fa)
 	fold_flow_anomalies(t, fa);
 	/* The raw object ends last: a sink may decide on it from what the
 	 * decoder said about the message (ClamAV's on-anomaly mode). */
+	t->raw.o.sha256 = t->msg.raw_sha256;
 	obj_end(t, &t->raw);
+	t->raw.o.sha256 = NULL;
 	for (unsigned i = 0; i < t->env->n_sinks; i++)
 		if (t->env->sinks[i].ops->msg_end)
 			t->env->sinks[i].ops->msg_end(t->env->sinks[i].self, &t->msg);

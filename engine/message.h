@@ -32,7 +32,8 @@ struct sl_txn_env {
 	unsigned n_sinks;
 	struct sl_counters *ctr;
 	const enum sl_action *anomaly_action;	/* [SL_ANOM_MAX]: policy per anomaly */
-	uint64_t next_id;			/* message ids, from 1 */
+	uint64_t next_id;			/* the last message id given */
+	uint64_t id_step;			/* added for each new message (0 = 1) */
 	const char *spool_dir;			/* spool raw messages here (NULL = no spool) */
 	const char *extract_dir;		/* also write decoded parts here (NULL = no) */
 	const struct sl_msg_hooks *hooks;	/* installed on every message */

@@ -19,10 +19,11 @@
 
 #define COPY_RANGE 0xffff
 /* One netlink message: the packet (copy range) plus its attributes. */
-#define MSG_BUF (COPY_RANGE + 4096)
+#define MSG_BUF (COPY_RANGE + 1 + 4096)	/* a multiple of 16: messages stay aligned */
 #define SEND_BUF (COPY_RANGE + 8192)
 #define MAX_BURST 64
 #define ACK_SLOTS 64
+#define CFG_BUF 8192
 
 /* ---- batching decision ---- */
 
@@ -84,7 +85,7 @@ static uint64_t mono_us(void)
 /* Sends one configuration message and waits for the kernel's answer. */
 static int config_request(struct sl_nfq *q, struct nlmsghdr *nlh)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[CFG_BUF];
 	uint32_t seq = ++q->seq;
 
 	nlh->nlmsg_flags |= NLM_F_ACK;
@@ -103,7 +104,7 @@ static int config_request(struct sl_nfq *q, struct nlmsghdr *nlh)
 
 static int cfg_flags(struct sl_nfq *q, uint32_t flags, uint32_t mask)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[CFG_BUF];
 	struct nlmsghdr *nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q->cfg.queue);
 
 	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
@@ -114,7 +115,7 @@ static int cfg_flags(struct sl_nfq *q, uint32_t flags, uint32_t mask)
 struct sl_nfq *sl_nfq_open(const struct sl_nfq_config *cfg, char *err, size_t errlen)
 {
 	struct sl_nfq *q = calloc(1, sizeof(*q));
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[CFG_BUF];
 	struct nlmsghdr *nlh;
 	const char *step = "socket";
 
@@ -174,9 +175,11 @@ struct sl_nfq *sl_nfq_open(const struct sl_nfq_config *cfg, char *err, size_t er
 	}
 	return q;
 fail_errno:
+	/* The kernel answers EPERM both to a missing CAP_NET_ADMIN and to a
+	 * queue another socket has bound. */
 	snprintf(err, errlen, "queue %u: %s: %s%s", cfg->queue, step, strerror(errno),
-		 errno == EBUSY ? " (another program owns this queue)" :
-		 errno == EPERM ? " (needs root or CAP_NET_ADMIN)" : "");
+		 errno == EPERM ? " (another program has bound this queue, or no CAP_NET_ADMIN)" :
+		 "");
 fail:
 	if (q->nl)
 		mnl_socket_close(q->nl);
@@ -200,6 +203,15 @@ const struct sl_nfq_stats *sl_nfq_stats(const struct sl_nfq *q) { return &q->st;
 
 static void send_out(struct sl_nfq *q, uint64_t now_us)
 {
+	/* Latency ends when the verdict leaves sluice: the sendmsg itself
+	 * carries the kernel's reinjection (the whole forwarding path of
+	 * every accepted packet runs in it), which is not sluice's time. */
+	if (q->lat_pending) {
+		uint64_t t = mono_us();
+		sl_hist_add_n(&q->st.latency_us, t > q->burst_t ? t - q->burst_t : 0,
+			      q->lat_pending);
+		q->lat_pending = 0;
+	}
 	if (q->out_len) {
 		q->st.sends++;
 		if (mnl_socket_sendto(q->nl, q->out, q->out_len) < 0) {
@@ -208,12 +220,6 @@ static void send_out(struct sl_nfq *q, uint64_t now_us)
 				  q->cfg.queue, strerror(errno));
 		}
 		q->out_len = 0;
-	}
-	if (q->lat_pending) {
-		uint64_t t = mono_us();
-		sl_hist_add_n(&q->st.latency_us, t > q->burst_t ? t - q->burst_t : 0,
-			      q->lat_pending);
-		q->lat_pending = 0;
 	}
 }
 
@@ -232,7 +238,7 @@ static void commit_msg(struct sl_nfq *q, struct nlmsghdr *nlh)
 	q->out_len += MNL_ALIGN(nlh->nlmsg_len);
 }
 
-static void close_range(struct sl_nfq *q)
+static void range_flush(struct sl_nfq *q)
 {
 	uint32_t max_id;
 
@@ -249,7 +255,7 @@ void sl_nfq_hold(struct sl_nfq *q, uint32_t id)
 	(void)id;
 	/* Everything below the held id may still go in one range; nothing
 	 * above it may until the held packet has its verdict. */
-	close_range(q);
+	range_flush(q);
 	q->vb.held++;
 }
 
@@ -268,7 +274,7 @@ void sl_nfq_verdict(struct sl_nfq *q, uint32_t id, int verdict, uint32_t mark,
 	if (verdict == NF_ACCEPT && !mark && !payload &&
 	    sl_vbatch_accept(&q->vb, id) == SL_VB_EXTEND)
 		return;
-	close_range(q);
+	range_flush(q);
 	if (payload) {
 		/* Alone, at once, acknowledged: the kernel drops the packet if
 		 * it refuses the new bytes, and the caller must hear of it. */
@@ -295,7 +301,7 @@ void sl_nfq_verdict(struct sl_nfq *q, uint32_t id, int verdict, uint32_t mark,
 
 void sl_nfq_flush(struct sl_nfq *q, uint64_t now_us)
 {
-	close_range(q);
+	range_flush(q);
 	send_out(q, now_us);
 }
 
@@ -436,7 +442,7 @@ int sl_nfq_receive(struct sl_nfq *q, sl_nfq_packet_fn fn, void *u, uint64_t now_
 
 void sl_nfq_close(struct sl_nfq *q)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[CFG_BUF];
 
 	if (!q)
 		return;
@@ -450,14 +456,19 @@ void sl_nfq_close(struct sl_nfq *q)
 	free(q);
 }
 
-int sl_nfq_proc_read(const char *path, uint16_t queue, struct sl_nfq_proc *out)
+FILE *sl_nfq_proc_open(const char *path)
 {
-	FILE *f = fopen(path ? path : "/proc/net/netfilter/nfnetlink_queue", "re");
+	return fopen(path ? path : "/proc/net/netfilter/nfnetlink_queue", "re");
+}
+
+int sl_nfq_proc_read(FILE *f, uint16_t queue, struct sl_nfq_proc *out)
+{
 	char line[256];
-	int rc = -1;
 
 	if (!f)
 		return -1;
+	/* A seq_file reads afresh from offset 0. */
+	rewind(f);
 	while (fgets(line, sizeof(line), f)) {
 		unsigned qn, portid, total, mode, range, idseq;
 		unsigned long long dropped, udropped;
@@ -466,9 +477,7 @@ int sl_nfq_proc_read(const char *path, uint16_t queue, struct sl_nfq_proc *out)
 			continue;
 		*out = (struct sl_nfq_proc){ (uint16_t)qn, portid, total, mode, range, dropped,
 					     udropped, idseq };
-		rc = 0;
-		break;
+		return 0;
 	}
-	fclose(f);
-	return rc;
+	return -1;
 }

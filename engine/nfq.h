@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "hist.h"
 
@@ -138,9 +139,14 @@ struct sl_nfq_proc {
 	uint64_t user_dropped;		/* socket full, fail-open off */
 	uint32_t id_sequence;		/* last id used */
 };
-/* Reads the line of 'queue' (path NULL = the /proc file).  0, or -1 when the
- * file or the queue's line is missing.  The kernel keeps no count of the
- * packets fail-open let through (see ids_skipped above). */
-int sl_nfq_proc_read(const char *path, uint16_t queue, struct sl_nfq_proc *out);
+/* The /proc file opened once (path NULL = /proc/net/netfilter/nfnetlink_queue):
+ * it is readable by root only, and sluice reads it after dropping
+ * privileges.  NULL when missing (no queue bound yet in this namespace is
+ * fine: the kernel creates it with the module). */
+FILE *sl_nfq_proc_open(const char *path);
+/* Reads the line of 'queue' from the start of f.  0, or -1 when the queue
+ * has no line.  The kernel keeps no count of the packets fail-open let
+ * through (see ids_skipped above). */
+int sl_nfq_proc_read(FILE *f, uint16_t queue, struct sl_nfq_proc *out);
 
 #endif

@@ -1,5 +1,6 @@
 #include "replay.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,23 @@ struct settle_sample {
 	uint64_t wait_ns;		/* final packet in -> out (verdict settled) */
 	uint64_t scan_ns;		/* ClamAV time of the object scanned last, 0 if
 					   no scan ended while the packet was processed */
+	uint64_t over_ns;		/* wait_ns - scan_ns: what the pipeline adds */
+	uint64_t before_ns, after_ns;	/* packet in -> that scan's start (0 if it
+					   started earlier); its end -> packet out */
+};
+
+/* The summary's rows: the overhead, then split into the pipeline before the
+ * scan could start (message end, hashing, submission, queueing) and after
+ * it ended (collection, verdict, events). */
+static const struct {
+	size_t off;
+	const char *what;
+} timing_rows[] = {
+	{ offsetof(struct settle_sample, wait_ns), "final packet to verdict" },
+	{ offsetof(struct settle_sample, scan_ns), "ClamAV scan of the last object" },
+	{ offsetof(struct settle_sample, over_ns), "latency minus that scan" },
+	{ offsetof(struct settle_sample, before_ns), "  packet in to that scan's start" },
+	{ offsetof(struct settle_sample, after_ns), "  that scan's end to verdict" },
 };
 
 struct sl_replay {
@@ -83,7 +101,7 @@ void sl_replay_set_timing(struct sl_replay *r, bool on)
 	r->timing = on;
 }
 
-static void add_sample(struct sl_replay *r, uint64_t wait_ns, uint64_t scan_ns)
+static void add_sample(struct sl_replay *r, const struct settle_sample *s)
 {
 	if (r->n_samples == r->cap_samples) {
 		size_t cap = r->cap_samples ? r->cap_samples * 2 : 1024;
@@ -93,7 +111,7 @@ static void add_sample(struct sl_replay *r, uint64_t wait_ns, uint64_t scan_ns)
 		r->samples = p;
 		r->cap_samples = cap;
 	}
-	r->samples[r->n_samples++] = (struct settle_sample){ wait_ns, scan_ns };
+	r->samples[r->n_samples++] = *s;
 }
 
 /* One packet, timed: a packet during which messages settled yields a sample
@@ -106,14 +124,20 @@ static void timed_packet(struct sl_replay *r, struct sl_packet *p)
 	uint64_t msgs = t->messages, t0 = mono_ns();
 
 	sl_worker_packet(r->w, p, p->ts_us);
-	uint64_t dt = mono_ns() - t0;
+	uint64_t t1 = mono_ns();
 	if (t->messages == msgs)
 		return;
 	if (pool)
 		sl_inspect_pool_stats(r->in, &ps1);
-	uint64_t scan = ps1.scanned > ps0.scanned ? ps1.last_scan_ns : 0;
+	struct settle_sample s = { .wait_ns = t1 - t0 };
+	if (ps1.scanned > ps0.scanned) {
+		s.scan_ns = ps1.last_scan_ns;
+		s.before_ns = ps1.last_scan_start_ns > t0 ? ps1.last_scan_start_ns - t0 : 0;
+		s.after_ns = t1 > ps1.last_scan_end_ns ? t1 - ps1.last_scan_end_ns : 0;
+	}
+	s.over_ns = s.wait_ns > s.scan_ns ? s.wait_ns - s.scan_ns : 0;
 	for (uint64_t i = msgs; i < t->messages; i++)
-		add_sample(r, dt, scan);
+		add_sample(r, &s);
 }
 
 int sl_replay_file(struct sl_replay *r, const char *path, bool name_in_events, char *err,
@@ -207,17 +231,12 @@ static void timing_summary(FILE *f, struct sl_replay *r)
 	if (!v)
 		return;
 	fprintf(f, "  verdict latency, %zu messages (final packet in -> verdict settled):\n", n);
-	for (size_t i = 0; i < n; i++)
-		v[i] = r->samples[i].wait_ns;
-	percentiles(f, "final packet to verdict", v, n);
-	for (size_t i = 0; i < n; i++)
-		v[i] = r->samples[i].scan_ns;
-	percentiles(f, "ClamAV scan of the last object", v, n);
-	/* What the pipeline adds on top of the scan it had to wait for. */
-	for (size_t i = 0; i < n; i++)
-		v[i] = r->samples[i].wait_ns > r->samples[i].scan_ns ?
-		       r->samples[i].wait_ns - r->samples[i].scan_ns : 0;
-	percentiles(f, "latency minus that scan", v, n);
+	for (size_t k = 0; k < sizeof(timing_rows) / sizeof(timing_rows[0]); k++) {
+		for (size_t i = 0; i < n; i++)
+			memcpy(&v[i], (const char *)&r->samples[i] + timing_rows[k].off,
+			       sizeof(v[i]));
+		percentiles(f, timing_rows[k].what, v, n);
+	}
 	free(v);
 }
 

@@ -9,10 +9,10 @@
  * without locks on the message.  The port's eventfd becomes readable when
  * results wait; the worker adds it to its poll set.
  *
- * A job owns its buffer from submission: the scan thread frees it (and
- * gives its bytes back to the job's memcap) as soon as the scan ends, before
- * the result travels back, so memory is returned at scan speed rather than
- * at the worker's collection pace.
+ * A job owns its buffer from submission: the scan thread gives its bytes
+ * back to the job's memcap before the result travels back and frees it
+ * right after (a big free is not on the verdict's path), so memory is
+ * returned at scan speed rather than at the worker's collection pace.
  *
  * A full queue refuses the job (sl_scan_submit() returns -1, EAGAIN, the
  * caller keeps the job): the caller's policy decides, either scanning it
@@ -54,6 +54,10 @@ struct sl_scan_job {
 	size_t len;
 	struct sl_memcap *memcap;	/* charged 'charged' bytes for buf; NULL = none */
 	size_t charged;
+	/* sha256 of buf when the submitter already has it (the result cache's
+	 * key; the pool hashes buf itself otherwise, on the verdict's path). */
+	bool has_sha256;
+	uint8_t sha256[32];
 
 	/* Out: set by the pool before the job comes back. */
 	struct sl_clam_result result;
@@ -72,9 +76,9 @@ struct sl_scan_pool_stats {
 	uint64_t cancelled;
 	uint64_t bytes;			/* bytes of jobs scanned or answered from cache */
 	uint64_t scan_ns;		/* time spent in the scan function, all threads */
-	uint64_t last_scan_ns;		/* duration of the scan that finished last (0: none
-					   yet); with several threads, "last" is the last
-					   to store it */
+	/* The scan that finished last (0s: none yet): its duration and its
+	 * CLOCK_MONOTONIC start and end, for verdict-latency breakdowns. */
+	uint64_t last_scan_ns, last_scan_start_ns, last_scan_end_ns;
 	unsigned queue_peak;
 };
 

@@ -300,6 +300,13 @@ static enum sl_sink_end sink_end(void *self, struct sl_object *o, void *state)
 	sl_ctr_inc(s->ctr, SL_CTR_SCAN_JOBS);
 	sl_ctr_add(s->ctr, SL_CTR_SCAN_BYTES, so->job.len);
 	so->job.memcap = s->memcap;
+	/* The builder hashed exactly these bytes (the buffer holds all of
+	 * them: a cut object was killed above): the cache needs no second
+	 * pass over them. */
+	if (o->sha256 && so->job.len == o->size) {
+		memcpy(so->job.sha256, o->sha256, sizeof(so->job.sha256));
+		so->job.has_sha256 = true;
+	}
 
 	/* Pending is taken after a successful submit: the job may finish at
 	 * once, but its result only reaches the message through collect() on

@@ -36,6 +36,10 @@ void sl_worker_config_default(struct sl_worker_config *c)
 		c->anomaly_action[i] = sl_anomaly_default_action((enum sl_anomaly)i);
 	c->flow_table_full = SL_ACTION_PASS;
 	c->max_anomaly_events = 100;
+	c->hold_timeout_ms = 30000;
+	c->on_hold_timeout = SL_ACTION_TEMPFAIL;
+	c->hold_memcap = 64ull << 20;
+	c->id_step = 1;
 }
 
 /* ---- anomalies ---- */
@@ -151,6 +155,9 @@ struct sl_worker *sl_worker_new(const struct sl_worker_config *cfg, struct sl_ev
 	sl_memcap_init(&w->stream_mc, "stream", cfg->stream_memcap);
 	sl_memcap_init(&w->defrag_mc, "defrag", cfg->defrag.memcap);
 	w->cfg.tcp.inline_mode = cfg->inline_mode;
+	w->cfg.flow.id_base = cfg->id_base;
+	w->cfg.flow.id_step = cfg->id_step;
+	sl_inline_init(w);
 
 	w->defrag = sl_defrag_new(&w->cfg.defrag, &w->defrag_mc, &w->ctr);
 	w->dec = sl_decoder_new(&w->cfg.decode, w->defrag, &w->ctr, decode_anomaly, w);
@@ -171,6 +178,10 @@ struct sl_worker *sl_worker_new(const struct sl_worker_config *cfg, struct sl_ev
 	te->hooks_arg = w;
 	te->on_anomaly = txn_anomaly;
 	te->on_anomaly_u = w;
+	/* Message ids base + 1, base + 1 + step, ...: the builder adds the
+	 * step before each message (unsigned arithmetic wraps to it). */
+	te->id_step = cfg->id_step ? cfg->id_step : 1;
+	te->next_id = (uint64_t)cfg->id_base + 1 - te->id_step;
 	return w;
 }
 
@@ -192,6 +203,20 @@ void sl_worker_free(struct sl_worker *w)
 	sl_decoder_free(w->dec);
 	sl_defrag_free(w->defrag);
 	free(w);
+}
+
+void sl_worker_reconfigure(struct sl_worker *w, const struct sl_worker_config *c)
+{
+	w->cfg.hold_timeout_ms = c->hold_timeout_ms;
+	w->cfg.on_hold_timeout = c->on_hold_timeout;
+	w->cfg.flow_table_full = c->flow_table_full;
+	/* The transactions read the policies through w->cfg.anomaly_action. */
+	memcpy(w->cfg.anomaly_action, c->anomaly_action, sizeof(w->cfg.anomaly_action));
+}
+
+uint32_t sl_worker_flow_count(const struct sl_worker *w)
+{
+	return w->flows ? sl_flow_count(w->flows) : 0;
 }
 
 struct sl_counters *sl_worker_counters(struct sl_worker *w) { return &w->ctr; }
@@ -258,6 +283,9 @@ enum sl_pkt_action sl_worker_packet(struct sl_worker *w, struct sl_packet *p, ui
 		return w->cfg.flow_table_full >= SL_ACTION_TEMPFAIL ? SL_PKT_DROP : SL_PKT_ACCEPT;
 	f->pkts[dir]++;
 	f->bytes[dir] += p->wire_len;
+	enum sl_pkt_action early;
+	if (w->cfg.inline_mode && sl_inline_before(w, f, p, dir, &early))
+		return early;
 
 	w->cur = p;
 	w->cur_action = SL_PKT_ACCEPT;
@@ -273,6 +301,8 @@ enum sl_pkt_action sl_worker_packet(struct sl_worker *w, struct sl_packet *p, ui
 	w->cur = NULL;
 
 	sl_flow_set_class(w->flows, f, class_of(f));
+	if (w->cfg.inline_mode)
+		return sl_inline_after(w, f, p, dir, tv);
 	if (tv == SL_TCP_DROP)
 		return SL_PKT_DROP;
 	if (f->flags & SL_FLOWF_BYPASS && w->cur_action == SL_PKT_ACCEPT)

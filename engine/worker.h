@@ -91,6 +91,9 @@ struct sl_pkt_link {
 	uint32_t physindev;		/* bridge port (0: routed) */
 	uint8_t hwsrc[6];		/* sender's MAC */
 	bool has_hwsrc;
+	bool gso;			/* a GSO super-packet: the kernel drops it when a
+					   verdict shrinks it to an RST, so it is dropped
+					   and the RST is sent by the injector instead */
 };
 
 struct sl_inline_ops {
@@ -107,6 +110,9 @@ void sl_worker_set_inline(struct sl_worker *w, const struct sl_inline_ops *ops, 
 /* Held packets whose deadline passed meet the hold policy (call from a
  * timer, monotonic microseconds). */
 void sl_worker_hold_tick(struct sl_worker *w, uint64_t mono_us);
+/* Shutdown: ends every flow (sl_worker_flush); held packets meet the hold
+ * policy with the reason "shutdown". */
+void sl_worker_drain(struct sl_worker *w);
 /* A verdict carrying a rewritten packet was refused by the source: the
  * receiver must be reset another way. */
 void sl_worker_rewrite_failed(struct sl_worker *w, uint32_t src_id);
@@ -129,6 +135,10 @@ struct sl_worker_inline_stats {
 	struct sl_hist hold_us;		/* time held, per packet */
 	struct sl_hist settle_us;	/* message end to verdict, messages that waited */
 };
+/* SIGHUP: takes the settings a running worker can change (hold timeout and
+ * policy, anomaly policies, flow_table_full).  On the worker's thread. */
+void sl_worker_reconfigure(struct sl_worker *w, const struct sl_worker_config *c);
+uint32_t sl_worker_flow_count(const struct sl_worker *w);
 /* Refreshes held_now / hold_us and returns the figures. */
 const struct sl_worker_inline_stats *sl_worker_inline_stats(struct sl_worker *w);
 

@@ -9,6 +9,10 @@
 #include "message.h"
 #include "worker.h"
 
+#define SL_REWRITES 8
+
+struct wtxn;
+
 struct sl_worker {
 	struct sl_worker_config cfg;
 	struct sl_counters ctr;
@@ -34,10 +38,23 @@ struct sl_worker {
 	const struct sl_inline_ops *iops;
 	void *iops_u;
 	struct sl_hold_set holds;
+	bool draining;			/* shutting down (sl_worker_drain) */
 	struct wtxn *cur_ended;		/* messages the current packet completed */
 	struct sl_worker_inline_stats istats;
 	struct sl_ratelimit rl_inject;
+	struct sl_rewrite {		/* recent rewritten RSTs (the source may refuse one) */
+		uint32_t src_id, len;
+		bool routed;
+		struct sl_l2_path l2;
+		uint8_t pkt[256];
+	} rewrites[SL_REWRITES];
+	unsigned rewrite_next;
 	uint8_t craft[65536 + 64];	/* scratch for crafted packets */
+};
+
+struct sl_msg_origin {			/* where a message travelled, kept past its flow */
+	struct sl_flow flow;		/* key, id, client only */
+	uint64_t ts_us;
 };
 
 /* One mail transaction as the worker tracks it.  It outlives its flow while
@@ -65,6 +82,7 @@ enum wtxn_cur {
 	WTXN_CUR_NONE = 0,
 	WTXN_CUR_PENDING,		/* ended, verdict pending: gate a held packet */
 	WTXN_CUR_REFUSED,		/* ended and settled at once as tempfail/block */
+	WTXN_CUR_SETTLED,		/* ended pending, then settled as pass/alert */
 };
 
 /* Inline state of one flow: held packets per direction, what the consumer
@@ -74,9 +92,12 @@ struct sl_flow_inl {
 	struct sl_pkt_link link[2];	/* last seen, per direction */
 	uint64_t consumed[2];		/* consumer position (UINT64_MAX: stopped) */
 	uint64_t slice_end[2];		/* end of the last slice offered */
-	const struct sl_packet *slice_pkt[2];	/* packet that slice named */
+	uint64_t slice_pkt[2];		/* index of the packet that slice named (0: none);
+					   an index, not a pointer: sources reuse one
+					   struct for every packet */
 	struct wtxn *gated;		/* messages gating held packets */
 	bool killed;			/* blocked: every later packet is dropped */
+	bool releasing;			/* the flow is leaving the table */
 	uint8_t resets_sent;		/* answers to packets of a killed flow */
 };
 
@@ -134,10 +155,6 @@ void sl_event_flow(struct sl_worker *w, const struct sl_flow *f);
 void sl_event_anomaly(struct sl_worker *w, const struct sl_flow *f, enum sl_dir dir,
 		      enum sl_anomaly a, uint64_t packet, uint64_t ts_us, const char *detail,
 		      uint64_t msg_id);
-struct sl_msg_origin {			/* where a message travelled, kept past its flow */
-	struct sl_flow flow;		/* key, id, client only */
-	uint64_t ts_us;
-};
 void sl_event_message(struct sl_worker *w, const struct sl_msg_origin *o, const struct sl_msg *m);
 void sl_event_alerts(struct sl_worker *w, const struct sl_msg_origin *o, const struct sl_msg *m);
 void sl_extract_index(struct sl_worker *w, const struct sl_msg_origin *o, const struct sl_msg *m);

@@ -17,6 +17,14 @@ static const struct sl_proto_ops *const registry[] = {
 };
 #define N_REG (sizeof(registry) / sizeof(registry[0]))
 
+/* Client bytes held waiting for a greeting on a port that is not a mail
+ * port.  A mail client sends nothing before the greeting, an early talker
+ * a line or two; a client-first protocol (an HTTP upload, say) would
+ * otherwise have SL_MAIL_WAIT_BOUND bytes per flow buffered and offered
+ * again with every segment before it is let go.  Mail ports keep the full
+ * bound: there the port is trusted once it is reached. */
+#define APP_CLIENT_FIRST_MAX (4u * 1024)
+
 enum app_state {
 	APP_DETECT,			/* waiting for the server's greeting */
 	APP_RUN,
@@ -159,7 +167,8 @@ static struct sl_consume detect(struct sl_app *a, const struct sl_slice *s)
 	if (s->dir == SL_TO_SERVER) {
 		if (s->len == 0)
 			return (struct sl_consume){ SL_CONSUME_OK, 0 };
-		if (s->len < SL_MAIL_WAIT_BOUND && !final) {
+		if (s->len < (a->port_guess ? SL_MAIL_WAIT_BOUND : APP_CLIENT_FIRST_MAX) &&
+		    !final) {
 			a->client_waited = true;
 			return (struct sl_consume){ SL_CONSUME_OK, 0 };
 		}

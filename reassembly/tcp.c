@@ -289,10 +289,10 @@ static uint64_t held_end(const struct sl_tcp_session *s, enum sl_dir dir)
 static void promote(const struct op *o, enum sl_dir dir, uint64_t to)
 {
 	static const enum sl_counter ctr[SL_TCP_UNV_KINDS] = {
-		SL_CTR_TCP_CSUM_BAD_ACKED, SL_CTR_TCP_OUT_OF_WINDOW_ACKED,
+		SL_CTR_TCP_CSUM_BAD_ACKED, SL_CTR_TCP_OUT_OF_WINDOW_ACKED, SL_CTR_TCP_SYN_DATA_ACKED,
 	};
 	static const char *const why[SL_TCP_UNV_KINDS] = {
-		"bad checksum", "beyond the window",
+		"bad checksum", "beyond the window", "data on a SYN",
 	};
 	struct sl_tcp_session *s = o->s;
 	struct sl_tcp_half *h = &s->half[dir];
@@ -965,6 +965,7 @@ static enum data_res syn_in(const struct op *o, enum sl_dir dir)
 				return syn_changed(o, "ignored");
 			syn_changed(o, "replaces the first");
 			start_half(h, pkt->seq);
+			unv_drop_from(o->ctx, s, dir, 0);	/* kept in the old space */
 		}
 	} else if (h->flags & H_SEQ) {
 		return syn_changed(o, "SYN after data");
@@ -976,11 +977,13 @@ static enum data_res syn_in(const struct op *o, enum sl_dir dir)
 			h->wscale = SL_MIN(pkt->opts.wscale, MAX_WSCALE);
 		}
 	}
-	if (synack && (r->flags & H_SYN) && pkt->ack != r->isn + 1 && half_virgin(r)) {
+	if (synack && (r->flags & H_SYN) && pkt->ack != r->isn + 1 && half_virgin(r) &&
+	    !ack_held(s, !dir, pkt->ack)) {
 		/* The responder acknowledged another ISN than the SYN we kept:
 		 * the receiver is the judge. */
 		syn_changed(o, "SYN/ACK acknowledges another ISN");
 		start_half(r, pkt->ack - 1);
+		unv_drop_from(o->ctx, s, !dir, 0);
 	}
 	/* RFC 7323 2.2: scaling only when both SYNs carried the option. */
 	if ((h->flags & r->flags & H_SYN) && (h->flags & r->flags & H_WSOPT))
@@ -1120,6 +1123,13 @@ enum sl_tcp_verdict sl_tcp_segment(struct sl_tcp_ctx *ctx, struct sl_tcp_session
 		seq++;			/* data follows the SYN's own number */
 		if (len)
 			anom(&o, SL_ANOM_STREAM_SYN_DATA, NULL);
+		/* A receiver takes SYN data only with TCP Fast Open, and then its
+		 * SYN/ACK acknowledges it: until an ACK shows that, keep it aside
+		 * (replay).  Inline it is inspected: the receiver may take it. */
+		if (len && ctx->cfg.unverified_depth) {
+			set_aside(&o, dir, SL_TCP_UNV_SYN, seq, pkt->payload, len);
+			len = 0;
+		}
 	}
 	if (!(h->flags & H_SEQ) && (len || fin)) {
 		if (!ctx->cfg.midstream) {

@@ -10,8 +10,10 @@
  * Evasion stance (the receiver is the judge):
  *  - bytes that overlap bytes already seen and DIFFER: keep the first-seen
  *    bytes, raise stream.overlap_conflict, and tell the caller to drop the
- *    segment (inline it never reaches the receiver).  "Already seen" covers
- *    queued out-of-order bytes and the delivered bytes still in the history
+ *    segment (inline it never reaches the receiver; in replay it did, so its
+ *    other bytes, which conflict with nothing, fill the holes around the
+ *    first copy).  "Already seen" covers queued out-of-order bytes and the
+ *    delivered bytes still in the history
  *    (config.history: the receiver has not acknowledged them yet, so a
  *    retransmission of them may still be what the receiver keeps);
  *  - bad TCP checksum (unless the packet says it was not verified) or outside
@@ -25,6 +27,10 @@
  *    range always win, so chaff among real segments is still ignored.
  *    Inline the store is off: the receiver drops such a segment, so only a
  *    forged ACK could cover it;
+ *  - data on a SYN: a receiver keeps it only with TCP Fast Open, and then
+ *    its SYN/ACK acknowledges it.  Replay: kept aside the same way, delivered
+ *    when ACKed (tcp.syn_data_acked), else the real stream that starts at
+ *    ISN+1 wins.  Inline: delivered (inspected: the receiver may take it);
  *  - out-of-order data waits for the hole to fill, bounded per flow
  *    (reassembly depth) and globally (memcap);
  *  - after an accepted RST the flow is closed: later data is dropped inline
@@ -38,11 +44,16 @@
  *      first queued bytes (or to the segment) and delivers them with
  *      SL_SLICE_GAP, then stores or delivers the segment.
  *  - the receiver ACKs bytes we never saw (capture loss):
- *      replay: skip ahead to the ACK, delivering queued bytes on the way with
- *      SL_SLICE_GAP; inline (cannot happen unless routing is asymmetric or the
- *      ACK is forged): counted, the ACK is not believed (no gap) and the
- *      stream waits for the bytes; if they never come the flow stalls
- *      (fail closed).
+ *      replay: a late copy may still come (a capture taken on several
+ *      queues can hold the ACK before the data), so the stream waits until
+ *      the conversation moves on (the receiver sends data, the sender sends
+ *      beyond the ACK, RST, flush), then skips ahead to the ACK, delivering
+ *      queued (and kept-aside, see above) bytes on the way with SL_SLICE_GAP.
+ *      An ACK covering exactly bytes kept aside is taken at once, even beyond
+ *      the receiver's last advertised window.  Inline (cannot happen unless
+ *      routing is asymmetric or the ACK is forged): counted, the ACK is not
+ *      believed (no gap) and the stream waits for the bytes; if they never
+ *      come the flow stalls (fail closed).
  *  - memcap refuses the stream buffer: the history of those bytes is given
  *    up (a retransmission of them is then counted as unverified, not
  *    compared: refusing in-order data would let whoever fills the memcap
@@ -102,8 +113,9 @@ struct sl_tcp_config {
 	/* track flows whose handshake was not seen (default true) */
 	bool midstream;
 	/* replay: bytes per direction of refused segments (bad checksum,
-	 * beyond the window) kept aside in case the receiver ACKs them
-	 * (default 256 KiB; 0 = off; always off with inline_mode) */
+	 * beyond the window) and of SYN data kept aside in case the receiver
+	 * ACKs them (default 256 KiB; 0 = off: refused bytes are lost, SYN
+	 * data is delivered at once; always off with inline_mode) */
 	uint32_t unverified_depth;
 	/* refuse (drop) segments that cannot be stored instead of turning
 	 * them into gaps: the sender will retransmit (default false) */

@@ -105,14 +105,15 @@ uint64_t sl_tcp_ooo_mem(const struct sl_tcp_half *h);
 /* ---- bytes kept aside unverified (tcp.c; replay only) ----
  *
  * Per direction and per reason, the new bytes of segments the receiver
- * should have dropped: a bad TCP checksum, or beyond its advertised window.
+ * should have dropped: a bad TCP checksum, beyond its advertised window, or
+ * data on a SYN (accepted only with TCP Fast Open).
  * Each set is a run list like the out-of-order runs, held in the run fields
  * (ooo, ooo_bytes, ooo_runs) of a private struct sl_tcp_half so that the
  * functions above serve both; no other field of these halves is used.  The
  * latest unverified copy of a byte replaces earlier unverified ones (like a
  * retransmission; acceptable bytes are never touched by this).  Bounded by config.unverified_depth per direction and config.ooo_max_runs
  * per set, charged to the memcap, freed when empty. */
-enum { SL_TCP_UNV_CSUM, SL_TCP_UNV_WINDOW, SL_TCP_UNV_KINDS };
+enum { SL_TCP_UNV_CSUM, SL_TCP_UNV_WINDOW, SL_TCP_UNV_SYN, SL_TCP_UNV_KINDS };
 
 struct sl_tcp_unv {
 	struct sl_tcp_half set[2][SL_TCP_UNV_KINDS];	/* [sender dir][reason] */

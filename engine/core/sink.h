@@ -57,6 +57,9 @@ struct sl_object {
 	const char *content_type;	/* parts: lower-case type/subtype */
 	const char *filename;		/* parts: decoded filename or NULL */
 	uint64_t size;			/* bytes delivered so far (final at end) */
+	const uint8_t *sha256;		/* during end(): sha256 of the bytes delivered, when
+					   the builder computed it (parts, raw message), else
+					   NULL; a sink may key on it instead of hashing again */
 	struct sl_msg *msg;
 	void *state[SL_SINK_MAX];	/* one slot per sink, indexed by its position */
 };

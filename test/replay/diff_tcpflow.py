@@ -19,6 +19,7 @@ out they must differ -- so an exception fails as soon as it is not needed
 any more, or not specific.
 
 usage: diff_tcpflow.py SLUICE [PCAP...]"""
+import concurrent.futures
 import glob
 import os
 import re
@@ -240,6 +241,7 @@ class Run:
         self.status = (0, 1) if pcap_lite.Capture(pcap).damaged else (0,)
         self.n = 0
         self.cache = {}
+        self.sl = {}			# sluice's streams per option list
 
     def _dir(self):
         self.n += 1
@@ -261,8 +263,10 @@ class Run:
         for c in checks:
             if tf is not None and "tf_output" in CHECKS[c]:
                 CHECKS[c]["tf_output"](self.pcap, tf)
-        sl = sluice_streams(self.sluice, self.pcap, self._dir(), sl_args, self.status)
-        self.cache[checks] = compare(sl, tf)
+        if tuple(sl_args) not in self.sl:
+            self.sl[tuple(sl_args)] = sluice_streams(self.sluice, self.pcap, self._dir(),
+                                                     sl_args, self.status)
+        self.cache[checks] = compare(self.sl[tuple(sl_args)], tf)
         return self.cache[checks]
 
 
@@ -283,6 +287,10 @@ def check_capture(run, exc):
     except CheckError as e:
         return "check failed: %s" % e
     return None
+
+
+def rel_name(pcap):
+    return os.path.relpath(pcap, d.CORPUS) if pcap.startswith(d.CORPUS) else os.path.relpath(pcap, d.REPO)
 
 
 def corpus_tcp_pcaps():
@@ -307,14 +315,19 @@ def main():
     for name in sorted(set(EXCEPTIONS) - {os.path.relpath(p, d.CORPUS) for p in pcaps}):
         if len(sys.argv) == 2:
             rep.fail("%s: listed in EXCEPTIONS but not compared" % name)
-    for pcap in pcaps:
-        rel = os.path.relpath(pcap, d.CORPUS) if pcap.startswith(d.CORPUS) else os.path.relpath(pcap, d.REPO)
-        exc = EXCEPTIONS.get(rel)
+    def one(pcap):
         tmp = tempfile.mkdtemp(prefix="sl-tf-")
         try:
-            err = check_capture(Run(sluice, pcap, tmp), exc)
+            return check_capture(Run(sluice, pcap, tmp), EXCEPTIONS.get(rel_name(pcap)))
         finally:
             shutil.rmtree(tmp)
+
+    # the tools run as subprocesses: threads keep both cores busy
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        results = list(pool.map(one, pcaps))
+    for pcap, err in zip(pcaps, results):
+        rel = rel_name(pcap)
+        exc = EXCEPTIONS.get(rel)
         if err:
             rep.fail("%s: %s" % (rel, err))
         else:

@@ -12,7 +12,8 @@ messages the client sent (DATA, dot-unstuffed, without the final ".";
 BDAT chunks joined) with a parser of its own, and requires, capture by
 capture:
 
-  - the sha256 of each message, in order, equal to the truth's `messages`;
+  - the sha256 of each message, in order, equal to the truth's `messages`,
+    and its envelope (HELO/EHLO name, MAIL FROM, RCPT TO) equal too;
   - none of them equal to a message the truth lists as `ignored` (bytes a
     receiver discards, e.g. after the FIN);
   - with `first_command`, the stream to start with that command.
@@ -60,11 +61,17 @@ EXCEPTIONS = {
 }
 
 
+def address(arg):
+    a = arg.split(b":", 1)[1].strip() if b":" in arg else arg
+    return a.split(b">", 1)[0].lstrip(b"<").decode("latin-1")
+
+
 def smtp_messages(stream):
     """The messages of an SMTP client stream: DATA bodies (dot-unstuffed,
-    without the terminating line) and BDAT chunk runs.  Returns (messages,
-    first command line)."""
+    without the terminating line) and BDAT chunk runs, each as (bytes,
+    envelope).  Returns (messages, first command line)."""
     msgs, pos, first = [], 0, None
+    env = {"helo": None, "mail_from": None, "rcpt_to": []}
     while pos < len(stream):
         eol = stream.find(b"\r\n", pos)
         if eol < 0:
@@ -73,14 +80,21 @@ def smtp_messages(stream):
         pos = eol + 2
         if first is None:
             first = line.decode("latin-1")
-        verb = line.split(b" ", 1)[0].upper()
-        if verb == b"DATA":
+        verb, _, arg = line.partition(b" ")
+        verb = verb.upper()
+        if verb in (b"HELO", b"EHLO"):
+            env = {"helo": arg.strip().decode("latin-1"), "mail_from": None, "rcpt_to": []}
+        elif verb == b"MAIL":
+            env = dict(env, mail_from=address(arg), rcpt_to=[])
+        elif verb == b"RCPT":
+            env["rcpt_to"] = env["rcpt_to"] + [address(arg)]
+        elif verb == b"DATA":
             end = stream.find(b"\r\n.\r\n", pos - 2)
             if end < 0:
                 break
             body = stream[pos:end + 2]
             lines = body.split(b"\r\n")
-            msgs.append(b"\r\n".join(l[1:] if l.startswith(b".") else l for l in lines))
+            msgs.append((b"\r\n".join(l[1:] if l.startswith(b".") else l for l in lines), env))
             pos = end + 5
         elif verb == b"BDAT":
             parts = line.split()
@@ -98,7 +112,7 @@ def smtp_messages(stream):
                 pos = eol + 2
                 if not parts or parts[0].upper() != b"BDAT":
                     break
-            msgs.append(chunk)
+            msgs.append((chunk, env))
     return msgs, first
 
 
@@ -143,15 +157,22 @@ def check(sluice, pcap):
     instead = None
     if exc:
         want = exc["instead"]
-        if not msgs or not all(want["first"] in m and b"\0" not in m for m in msgs):
+        if not msgs or not all(want["first"] in m and b"\0" not in m for m, _ in msgs):
             instead = "messages do not hold the first copy %r whole" % want["first"]
         elif want["anomaly"] not in anomalies:
             instead = "%s not raised" % want["anomaly"]
-    got = [hashlib.sha256(m).hexdigest() for m in msgs]
-    want = [m["raw_sha256"] for m in truth["messages"] if m.get("direction") == "to_server"]
+    got = [hashlib.sha256(m).hexdigest() for m, _ in msgs]
+    kept = [m for m in truth["messages"] if m.get("direction") == "to_server"]
+    want = [m["raw_sha256"] for m in kept]
     errs = []
     if got != want:
         errs.append("messages %s, Linux kept %s" % ([g[:12] for g in got], [w[:12] for w in want]))
+    # a capture that starts mid-session (first_command) misses the HELO
+    keys = ("mail_from", "rcpt_to") if truth.get("first_command") else ("helo", "mail_from", "rcpt_to")
+    for (_, env), m in zip(msgs, kept):
+        for k in keys:
+            if k in m and env[k] != m[k]:
+                errs.append("%s %r, Linux kept %r" % (k, env[k], m[k]))
     ign = truth.get("ignored")
     if ign and ign["raw_sha256"] in got:
         errs.append("holds the ignored message %s" % ign["raw_sha256"][:12])

@@ -38,8 +38,12 @@ class Run:
         tmp = tempfile.mkdtemp(prefix="diff_imf.")
         try:
             ext, st = os.path.join(tmp, "x"), os.path.join(tmp, "s")
-            _, self.events, _ = d.replay(sluice, [pcap], "--checksum", checksum,
-                                         "--extract", ext, "--write-streams", st)
+            # exit 1: a damaged file, read up to the damage (like tshark)
+            rc, self.events, err = d.replay(sluice, [pcap], "--checksum", checksum,
+                                            "--extract", ext, "--write-streams", st,
+                                            check=False)
+            if rc not in (0, 1):
+                raise RuntimeError("sluice replay %s failed (%d): %s" % (pcap, rc, err))
             self.msgs = [e for e in self.events if e["event_type"] == "message"]
             self.files = {}
             for name in os.listdir(ext) if os.path.isdir(ext) else []:
@@ -77,10 +81,27 @@ class Run:
         return [(fid, self.stream(fid, True)) for fid in self.flows]
 
 
-def primary_parts(m):
+    def whole_body_preambles(self, m):
+        """Part ids of preambles that are a multipart's whole body: its first
+        delimiter never came (mime.boundary_not_found "multipart N"), and the
+        preamble is that multipart's first child, N + 1 (ids in document
+        order, protocols/mime.h); Python reads that text as the body."""
+        out = set()
+        for e in self.events:
+            if e["event_type"] == "anomaly" and e.get("message_id") == m["message_id"] and \
+                    e["anomaly"]["name"] == "mime.boundary_not_found":
+                mm = re.search(r"multipart (\d+)", e["anomaly"].get("detail") or "")
+                if mm:
+                    out.add(int(mm.group(1)) + 1)
+        return out
+
+
+def primary_parts(run, m):
     """sluice's body parts in its primary reading, as a multiset of (sha256, size)."""
+    pre = run.whole_body_preambles(m)
     return collections.Counter((p["sha256"], p["size"]) for p in m["parts"]
-                               if not p.get("reading") and not p.get("kind"))
+                               if not p.get("reading") and
+                               (not p.get("kind") or (p["kind"] == "preamble" and p["part"] in pre)))
 
 
 # ---- Python's email package --------------------------------------------------
@@ -172,6 +193,37 @@ def smtp_rejected_bodies(client, server):
     return out
 
 
+def smtp_bdat_messages(client, server):
+    """Messages sent with BDAT (RFC 3030), read from the client stream
+    independently of sluice: after "BDAT n [LAST]" CRLF come n bytes of
+    message; a transaction's chunks concatenate up to the LAST one; MAIL
+    and RSET start afresh.  Replies are paired in order (one per command
+    line, one per chunk).  Returns (message bytes, reply code to each chunk)."""
+    replies = [c for c, _ in smtp_replies(server)[1:]]
+    out, pos, ri, cur, codes = [], 0, 0, None, []
+    while pos < len(client):
+        eol = client.find(b"\n", pos)
+        if eol < 0:
+            break
+        line = client[pos:eol + 1]
+        pos = eol + 1
+        code = replies[ri] if ri < len(replies) else None
+        ri += 1
+        words = line.split()
+        verb = words[0].upper() if words else b""
+        if verb in (b"MAIL", b"RSET"):
+            cur, codes = None, []
+        elif verb == b"BDAT" and len(words) >= 2 and words[1].isdigit():
+            n = int(words[1])
+            cur = (cur or b"") + client[pos:pos + n]
+            codes.append(code)
+            pos += n
+            if len(words) > 2 and words[2].upper() == b"LAST":
+                out.append((cur, codes))
+                cur, codes = None, []
+    return out
+
+
 def rfc822_bodies(raw, depth=0):
     """The raw bytes of every message/rfc822 part's content, found by
     splitting multiparts at their delimiters (RFC 2046 5.1.1: the CRLF before
@@ -194,6 +246,11 @@ def rfc822_bodies(raw, depth=0):
     return out
 
 
+def seg_key(p):
+    """A segment's direction of its flow (the 4-tuple, source first)."""
+    return (p.src, p.sport, p.dst, p.dport)
+
+
 class Pcap:
     """The capture as pcap_lite decodes it: TCP payloads per direction."""
 
@@ -211,7 +268,7 @@ class Pcap:
         for p in self.tcp:
             if not p.payload:
                 continue
-            k = p.key()
+            k = seg_key(p)
             if p.seq in seen[k]:
                 out.append(p)
             seen[k].add(p.seq)
@@ -248,19 +305,29 @@ def corpus_tables():
         imf[r["pcap_local_path"]].append(r)
     parts = collections.defaultdict(collections.Counter)
     for r in d.read_tsv("attachments.tsv"):
-        if r["content_type"].startswith("multipart/") or r["content_type"] == "message/rfc822":
-            continue
+        # leaves only: the table has no row for a container; a multipart/*
+        # row is a leaf to Python (its boundary never came)
         parts[r["imf_file"]][(r["sha256"], int(r["decoded_size"]))] += 1
     expected = collections.defaultdict(list)
     for r in d.read_tsv("expected.tsv"):
         r["details"] = json.loads(r["details_json"]) if r["details_json"] else {}
         expected[r["pcap_local_path"]].append(r)
-    manifest = {r["local_path"]: r for r in d.read_tsv("MANIFEST.tsv")}
+    manifest = {}
+    for r in d.read_tsv("MANIFEST.tsv"):       # a file also found elsewhere: first row
+        manifest.setdefault(r["local_path"], r)
     return imf, parts, expected, manifest
 
 
 def _bare(addr):
     return (addr or "").strip().strip("<>").lower()
+
+
+def first_line_subject(raw):
+    """The Subject field's first physical line (what a tool that does not
+    unfold keeps, as Arkime does)."""
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    mm = re.search(rb"(?im)^subject:[ \t]*([^\r\n]*)", head)
+    return [mm.group(1).decode("utf-8", "replace")] if mm else []
 
 
 def confirm(run, m, refs):
@@ -277,6 +344,8 @@ def confirm(run, m, refs):
     rcpts = [_bare(x) for x in smtp.get("rcpt_to") or []]
     hdr_from = (m["email"].get("from") or "").lower()
     subj = m["email"].get("subject")
+    subjects = {" ".join(x.split()) for x in [subj or ""] + first_line_subject(raw)} - {""}
+    text = b"".join(run.files.get(p["sha256"], b"") for p in m["parts"])
     out = []
     for r in refs:
         why = "%s %s (%s)" % (r["suite"], r["test_name"], r["kind"])
@@ -286,13 +355,18 @@ def confirm(run, m, refs):
             continue
         em = det.get("email") or {}
         if r["suite"] == "arkime" and em:
-            if subj and subj in (em.get("subject") or []):
+            if subjects & {" ".join(x.split()) for x in em.get("subject") or []}:
                 out.append(why + ": subject")
             elif env_from and env_from in [_bare(x) for x in em.get("src") or []] and \
                     (not em.get("dst") or set(_bare(x) for x in em["dst"]) & set(rcpts)):
                 out.append(why + ": sender and recipient")
             continue
         match = det.get("match") or {}
+        urls = [v for k, v in match.items() if k.startswith("email.url[")]
+        if r["kind"] == "filter:smtp" and r["count"] != "0" and urls and \
+                all(u.encode() in text for u in urls):
+            out.append(why + ": URL " + urls[0])
+            continue
         if r["kind"] == "filter:smtp" and r["count"] != "0" and "smtp.mail_from" in match:
             ok = _bare(match["smtp.mail_from"]) == env_from
             if "smtp.rcpt_to[0]" in match:

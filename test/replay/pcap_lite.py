@@ -1,7 +1,7 @@
 """A small pcap/pcapng reader and writer with just enough decoding (link,
 IPv4/IPv6, TCP) for the replay tests to reason about a capture packet by
-packet: which frames carry link-layer trailer bytes, which are IP fragments,
-where each TCP segment's payload lands in its stream.
+packet: where each frame's IP datagram ends (what follows is link-layer
+trailer), each TCP segment's sequence numbers, flags and payload.
 
 Independent of sluice on purpose: the tests use it to check claims about
 tcpflow's and sluice's output, so it must not share their code.  Reads what
@@ -112,28 +112,20 @@ class Packet:
     the end of what the IP header's length covers (frame bytes past it are
     link-layer trailer), TCP fields when the frame is an unfragmented TCP
     segment (or the first fragment: `frag`)."""
-    __slots__ = ("frame", "l3", "ip_end", "v", "src", "dst", "frag", "mf", "frag_off", "ip_id",
+    __slots__ = ("frame", "l3", "ip_end", "v", "src", "dst", "frag", "frag_off",
                  "proto", "sport", "dport", "seq", "ack", "flags", "payload", "tcp_hlen")
 
     def __init__(self, frame):
         self.frame = frame
         self.l3 = self.ip_end = None
         self.v = self.proto = self.sport = self.src = self.dst = None
-        self.frag = self.mf = False
+        self.frag = False
         self.frag_off = 0
         self.payload = b""
 
     @property
-    def trailer(self):
-        """Bytes of the frame beyond the IP datagram (Ethernet padding, FCS...)."""
-        return self.frame.data[self.ip_end:] if self.ip_end is not None else b""
-
-    @property
     def is_tcp(self):
         return self.proto == 6 and self.sport is not None
-
-    def key(self):
-        return (self.src, self.sport, self.dst, self.dport)
 
 
 def _link(frame):
@@ -178,9 +170,8 @@ def decode(frame):
             return p
         p.v, p.l3, p.ip_end = 4, off, min(off + tot, len(d))
         fo = struct.unpack(">H", d[off + 6:off + 8])[0]
-        p.mf, p.frag_off = bool(fo & 0x2000), (fo & 0x1FFF) * 8
-        p.frag = p.mf or p.frag_off > 0
-        p.ip_id = struct.unpack(">H", d[off + 4:off + 6])[0]
+        p.frag_off = (fo & 0x1FFF) * 8
+        p.frag = bool(fo & 0x2000) or p.frag_off > 0
         p.proto = d[off + 9]
         p.src, p.dst = ip_str(d[off + 12:off + 16]), ip_str(d[off + 16:off + 20])
         l4 = off + hl
@@ -192,9 +183,7 @@ def decode(frame):
         while nh in (0, 43, 44, 60) and l4 + 8 <= p.ip_end:
             if nh == 44:
                 fo = struct.unpack(">H", d[l4 + 2:l4 + 4])[0]
-                p.frag_off, p.mf = fo & 0xFFF8, bool(fo & 1)
-                p.frag = True
-                p.ip_id = struct.unpack(">I", d[l4 + 4:l4 + 8])[0]
+                p.frag_off, p.frag = fo & 0xFFF8, True
                 nh, l4 = d[l4], l4 + 8
             else:
                 nh, l4 = d[l4], l4 + (d[l4 + 1] + 1) * 8

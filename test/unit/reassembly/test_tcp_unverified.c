@@ -261,6 +261,37 @@ static void rst_ack_counts(void **st)
 	done(t);
 }
 
+/* Data on a SYN: a receiver without TCP Fast Open drops it, and its SYN/ACK
+ * acknowledges only the SYN; the real stream then starts at ISN+1 with other
+ * bytes.  In replay those are the stream (no conflict); inline the SYN data
+ * is inspected (the receiver might take it) and the real bytes conflict. */
+static void syn_data_not_acked(void **st)
+{
+	for (int inl = 0; inl < 2; inl++) {
+		struct sl_tcp_config cfg;
+		struct th *t;
+
+		sl_tcp_config_default(&cfg);
+		cfg.inline_mode = inl;
+		t = th_new(&cfg, 1u << 20, 0);
+		th_send(t, SL_TO_SERVER, th_pkt(t, C, 0, SL_TH_SYN, "MAIL FROM:<spoof>\r\n", 19, 65535));
+		assert_int_equal(t->rec.anom[SL_ANOM_STREAM_SYN_DATA], 1);
+		th_send(t, SL_TO_CLIENT, th_pkt(t, S, CD, SL_TH_SYN | SL_TH_ACK, NULL, 0, 65535));
+		th_send(t, SL_TO_SERVER, th_pkt(t, CD, SD, SL_TH_ACK, NULL, 0, 65535));
+		assert_int_equal(client(t, 0, "EHLO client\r\n", false),
+				 inl ? SL_TCP_DROP : SL_TCP_ACCEPT);
+		if (inl) {
+			expect(t, "MAIL FROM:<spoof>\r\n");
+			assert_int_equal(t->rec.anom[SL_ANOM_STREAM_OVERLAP_CONFLICT], 1);
+		} else {
+			expect(t, "EHLO client\r\n");
+			assert_int_equal(t->rec.nanom, 1);
+			assert_int_equal(t->ctr.v[SL_CTR_TCP_SYN_DATA_ACKED], 0);
+		}
+		done(t);
+	}
+}
+
 /* Bounded: nothing beyond config.unverified_depth is kept, and the memory
  * is charged to the memcap. */
 static void bounded(void **st)
@@ -298,6 +329,7 @@ int main(void)
 		cmocka_unit_test(ack_hole_given_up),
 		cmocka_unit_test(conflict_fills_holes),
 		cmocka_unit_test(rst_ack_counts),
+		cmocka_unit_test(syn_data_not_acked),
 		cmocka_unit_test(bounded),
 	};
 

@@ -244,6 +244,59 @@ static void cache_hit_skips_the_scan(void **st)
 	free(nl.p);
 }
 
+/* A submitter that knows the buffer's sha256 (the message builder hashed
+ * it) hands it over: the cache is keyed on it and the pool does not hash
+ * the bytes again.  Shown by a lie: other bytes under EICAR's digest get
+ * EICAR's cached answer without a scan. */
+static void given_digest_keys_the_cache(void **st)
+{
+	struct fake f;
+	struct sl_clam *clam = load(TEST_DB_DIR);
+	struct sl_clam_cache *cache = sl_clam_cache_new(16);
+	struct sl_scan_pool *p;
+	struct sl_scan_port *q;
+	struct sl_scan_job *j;
+	struct tbuf nl = eicar_nl();
+	struct tjob *t;
+	uint8_t d[32];
+
+	fake_init(&f);
+	p = fake_pool(&f, 1, 4, clam, cache);
+	q = sl_scan_port_new(p);
+	assert_int_equal(sl_clam_cache_digest(cache, nl.p, nl.n, d), 0);
+
+	t = new_job(nl.p, nl.n, NULL, 0, 0);
+	memcpy(t->job.sha256, d, 32);
+	t->job.has_sha256 = true;
+	j = submit_wait(q, t);
+	assert_int_equal(j->result.status, SL_CLAM_VIRUS);
+	assert_false(j->result.cached);
+	assert_int_equal(f.calls, 1);
+	free(tj(j));
+
+	t = new_job("clean bytes", 11, NULL, 0, 1);
+	memcpy(t->job.sha256, d, 32);
+	t->job.has_sha256 = true;
+	j = submit_wait(q, t);
+	assert_int_equal(j->result.status, SL_CLAM_VIRUS);
+	assert_true(j->result.cached);
+	assert_int_equal(f.calls, 1);
+	free(tj(j));
+
+	/* Without a digest the pool hashes the bytes: a miss, scanned. */
+	j = submit_wait(q, new_job("clean bytes", 11, NULL, 0, 2));
+	assert_int_equal(j->result.status, SL_CLAM_CLEAN);
+	assert_false(j->result.cached);
+	assert_int_equal(f.calls, 2);
+	free(tj(j));
+
+	sl_scan_port_free(q);
+	sl_scan_pool_free(p);
+	sl_clam_cache_free(cache);
+	sl_clam_free(clam);
+	free(nl.p);
+}
+
 /* --- a full queue refuses; the caller keeps the job and may run it -------- */
 
 static void queue_full_refuses_without_losing(void **st)
@@ -484,6 +537,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(jobs_return_to_their_own_port),
 		cmocka_unit_test(cache_hit_skips_the_scan),
+		cmocka_unit_test(given_digest_keys_the_cache),
 		cmocka_unit_test(queue_full_refuses_without_losing),
 		cmocka_unit_test(shutdown_cancels_queued_jobs),
 		cmocka_unit_test(shutdown_drains_queued_jobs),
