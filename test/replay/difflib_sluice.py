@@ -11,7 +11,19 @@ import sys
 SKIP = 77
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-CORPUS = os.environ.get("SLUICE_CORPUS", os.path.join(os.path.dirname(REPO), "shared", "corpus"))
+# The corpus: $SLUICE_CORPUS, else the copy vendored in test/pcaps/corpus
+# (captures and the reference tables, so CI runs these tests from a clean
+# clone), else the shared folder beside the repository.
+def _corpus():
+    if os.environ.get("SLUICE_CORPUS"):
+        return os.environ["SLUICE_CORPUS"]
+    vendored = os.path.join(REPO, "test", "pcaps", "corpus")
+    if os.path.exists(os.path.join(vendored, "MANIFEST.tsv")):
+        return vendored
+    return os.path.join(os.path.dirname(REPO), "shared", "corpus")
+
+
+CORPUS = _corpus()
 
 
 def need(tool):
