@@ -385,6 +385,17 @@ static uint64_t b64_size(uint64_t raw)
 	return raw / 57 * 78 + (rem ? (rem + 2) / 3 * 4 + 2 : 0);
 }
 
+/* Copies what fits of src[*off..len) to dst[*done..max), advancing both. */
+static void take(uint8_t *dst, size_t *done, size_t max, const void *src, size_t *off,
+		 size_t len)
+{
+	size_t k = SL_MIN(max - *done, len - *off);
+
+	memcpy(dst + *done, (const uint8_t *)src + *off, k);
+	*done += k;
+	*off += k;
+}
+
 /* ---- messages ---- */
 
 enum pkind { PK_MEM, PK_B64RAND, PK_B64TEXT, PK_TEXT };
@@ -676,10 +687,9 @@ static size_t msg_read(struct msgsrc *m, uint8_t *dst, size_t max)
 		struct piece *p = &m->pc[m->cur];
 
 		if (p->kind == PK_MEM) {
-			size_t k = (size_t)SL_MIN((uint64_t)(max - done), p->len - m->off);
-			memcpy(dst + done, m->blob.p + p->mem_off + m->off, k);
-			done += k;
-			m->off += k;
+			size_t off = (size_t)m->off;
+			take(dst, &done, max, m->blob.p + p->mem_off, &off, (size_t)p->len);
+			m->off = off;
 			if (m->off == p->len) {
 				m->cur++;
 				m->off = 0;
@@ -699,10 +709,7 @@ static size_t msg_read(struct msgsrc *m, uint8_t *dst, size_t max)
 			m->started = false;
 			continue;
 		}
-		size_t k = SL_MIN(max - done, m->st_len - m->st_pos);
-		memcpy(dst + done, m->stage + m->st_pos, k);
-		m->st_pos += k;
-		done += k;
+		take(dst, &done, max, m->stage, &m->st_pos, m->st_len);
 	}
 	return done;
 }
@@ -1253,12 +1260,7 @@ static size_t item_read(struct sess *s, uint8_t *p, size_t max)
 {
 	size_t done = 0;
 
-	if (s->pre_off < s->pre_len) {
-		size_t k = SL_MIN(max, s->pre_len - s->pre_off);
-		memcpy(p, s->pre + s->pre_off, k);
-		s->pre_off += k;
-		done += k;
-	}
+	take(p, &done, max, s->pre, &s->pre_off, s->pre_len);
 	if (done < max && s->msg)
 		done += msg_read(s->msg, p + done, max - done);
 	if (done < max && s->bulk_left) {
@@ -1267,12 +1269,8 @@ static size_t item_read(struct sess *s, uint8_t *p, size_t max)
 		s->bulk_left -= k;
 		done += k;
 	}
-	if (done < max && (!s->msg || msg_done(s->msg)) && s->post_off < s->post_len) {
-		size_t k = SL_MIN(max - done, s->post_len - s->post_off);
-		memcpy(p + done, s->post + s->post_off, k);
-		s->post_off += k;
-		done += k;
-	}
+	if (!s->msg || msg_done(s->msg))
+		take(p, &done, max, s->post, &s->post_off, s->post_len);
 	return done;
 }
 

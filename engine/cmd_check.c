@@ -219,8 +219,9 @@ static int run_capture(const char *pcap, const struct run_opts *o, json_t **even
 		memcpy(conf.inspect.rule_files, o->rules, o->n_rules * sizeof(o->rules[0]));
 		conf.inspect.n_rule_files = o->n_rules;
 	}
-	if (o->clamdb) {
+	if (o->clamdb) {		/* as in `sluice replay`: ClamAV on, and it must load */
 		conf.inspect.clam.database = o->clamdb;
+		conf.inspect.clamav = true;
 		conf.inspect.clamav_required = true;
 	}
 	if (o->no_clamav)
@@ -332,8 +333,11 @@ int sl_cmd_check(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "r:c:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
-			if (base.n_rules == SL_MAX_RULE_FILES)
+			if (base.n_rules == SL_MAX_RULE_FILES) {
+				fprintf(stderr, "sluice check: at most %d --rules files\n",
+					SL_MAX_RULE_FILES);
 				return 2;
+			}
 			base.rules[base.n_rules++] = optarg;
 			break;
 		case 'D': base.clamdb = optarg; break;

@@ -453,19 +453,7 @@ static int load_config(struct inl *t, struct sl_config *c, char *err, size_t err
 	if (t->cfg_path && sl_config_load(c, t->cfg_path, err, errlen) != 0)
 		return -1;
 	apply_overrides(c, &t->ov);
-	if (c->inl.bypass_mark & c->inl.inject_mark) {
-		snprintf(err, errlen, "%s: inline.bypass_mark 0x%x and inline.inject_mark 0x%x "
-			 "share bits", t->cfg_path ? t->cfg_path : "(flags)", c->inl.bypass_mark,
-			 c->inl.inject_mark);
-		return -1;
-	}
-	for (unsigned i = 0; i < c->inl.n_queues; i++)
-		for (unsigned j = 0; j < i; j++)
-			if (c->inl.queues[i] == c->inl.queues[j]) {
-				snprintf(err, errlen, "queue %u given twice", c->inl.queues[i]);
-				return -1;
-			}
-	return 0;
+	return sl_config_check(c, err, errlen);
 }
 
 /* Keys a reload applies (sl_inspect_reload, sl_worker_reconfigure); any
@@ -694,7 +682,8 @@ static void usage(FILE *f)
 		"  -h, --help                this text\n"
 		"\n"
 		"Logs one line 'sluice: notice: ready: ...' (and tells systemd READY=1) once\n"
-		"every queue is served.  SIGHUP reloads rules, ClamAV database and policies;\n"
+		"every queue is served.  SIGHUP reloads rules, the ClamAV database, the hold\n"
+		"timeout and the hold, flow-table and anomaly policies (docs/config.md);\n"
 		"SIGTERM stops (held packets meet policy.hold_timeout).\n"
 		"exit status: 0 stopped by a signal; 1 runtime failure (queue, privileges);\n"
 		"2 usage or configuration error.\n");
@@ -952,7 +941,7 @@ int sl_cmd_inline(int argc, char **argv)
 		fprintf(stderr, "sluice inline: %s\n", err);
 		goto out;
 	}
-	t.eve = sl_eve_open(t.conf->eve);
+	t.eve = sl_eve_open_append(t.conf->eve);
 	if (!t.eve) {
 		fprintf(stderr, "sluice inline: cannot write events to %s: %s\n", t.conf->eve,
 			strerror(errno));

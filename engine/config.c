@@ -16,9 +16,13 @@ enum kind {
 	K_RULES, K_CSUM, K_LOGLEVEL, K_RAWMODE, K_ANOMALIES, K_SECS64,
 };
 
+/* Flags or'ed into a key's kind. */
+#define KF_U16 0x100			/* K_U32 stored in a uint16_t */
+#define KF_NONEMPTY 0x200		/* K_STR: "" is an error, not "none" */
+
 struct key {
 	const char *path;		/* "limits.max_flows" */
-	enum kind kind;
+	unsigned kind;			/* enum kind | KF_* */
 	size_t off;
 	uint64_t min, max;		/* numeric bounds (inclusive) */
 };
@@ -26,11 +30,12 @@ struct key {
 #define O(f) offsetof(struct sl_config, f)
 #define U32(p, f, lo, hi) { p, K_U32, O(f), lo, hi }
 
-/* Every key the file may hold.  docs/config.md documents each; a unit test
- * checks that the two lists agree. */
+/* Every key the file may hold.  docs/config.md documents each; the replay
+ * test docs-config (test/replay/docs_config.py) checks that the two lists
+ * agree, reading the keys from `sluice config`. */
 static const struct key keys[] = {
 	{ "log_level", K_LOGLEVEL, O(log_level), 0, 0 },
-	{ "eve", K_STR, O(eve), 0, 0 },
+	{ "eve", K_STR | KF_NONEMPTY, O(eve), 0, 0 },
 	{ "checksum", K_CSUM, O(worker.decode.csum), 0, 0 },
 
 	{ "output.extract_dir", K_STR, O(worker.extract_dir), 0, 0 },
@@ -58,17 +63,17 @@ static const struct key keys[] = {
 	U32("limits.defrag_max_frags", worker.defrag.max_frags, 2, 8192),
 	U32("limits.defrag_max_datagrams", worker.defrag.max_datagrams, 1, 1000000),
 	{ "limits.midstream", K_BOOL, O(worker.tcp.midstream), 0, 0 },
-	{ "limits.mime_max_depth", K_U32 | 0x100, O(worker.mime.max_depth), 1, 100 },
+	{ "limits.mime_max_depth", K_U32 | KF_U16, O(worker.mime.max_depth), 1, 100 },
 	U32("limits.mime_max_parts", worker.mime.max_parts, 1, 100000),
 	U32("limits.mime_max_header_bytes", worker.mime.max_header_bytes, 256, 16 << 20),
 	U32("limits.mime_max_headers", worker.mime.max_headers, 1, 100000),
-	{ "limits.mime_max_readings", K_U32 | 0x100, O(worker.mime.max_readings), 1, 16 },
+	{ "limits.mime_max_readings", K_U32 | KF_U16, O(worker.mime.max_readings), 1, 16 },
 
 	{ "rules.files", K_RULES, O(inspect), 0, 0 },
 
 	{ "clamav.enabled", K_BOOL, O(inspect.clamav), 0, 0 },
 	{ "clamav.required", K_BOOL, O(inspect.clamav_required), 0, 0 },
-	{ "clamav.database", K_STR, O(inspect.clam.database), 0, 0 },
+	{ "clamav.database", K_STR | KF_NONEMPTY, O(inspect.clam.database), 0, 0 },
 	U32("clamav.threads", inspect.pool.threads, 1, 256),
 	U32("clamav.queue_len", inspect.pool.queue_len, 1, 1000000),
 	{ "clamav.max_object", K_SIZE, O(inspect.sink.max_object), 1024, UINT64_MAX },
@@ -163,6 +168,33 @@ int sl_parse_size(const char *s, uint64_t *out)
 }
 
 static const char *const level_names[] = { "error", "warning", "notice", "info", "debug" };
+
+/* The inspectors record their own anomalies with their own policy (the
+ * scan sink: policy.scan_* and policy.too_large; the rule matcher: always
+ * the default), so policy.anomalies cannot set them. */
+static bool inspector_anomaly(enum sl_anomaly a)
+{
+	char layer[16];
+
+	sl_anomaly_layer(a, layer, sizeof(layer));
+	return strcmp(layer, "scan") == 0 || strcmp(layer, "rules") == 0;
+}
+
+enum sl_action sl_config_anomaly_action(const struct sl_config *c, enum sl_anomaly a)
+{
+	const struct sl_scan_sink_config *k = &c->inspect.sink;
+
+	switch (a) {
+	case SL_ANOM_SCAN_ERROR: return k->on_error;
+	case SL_ANOM_SCAN_TIMEOUT: return k->on_timeout;
+	case SL_ANOM_SCAN_TOO_LARGE: return k->on_too_large;
+	case SL_ANOM_SCAN_MEMCAP: return k->on_memcap;
+	case SL_ANOM_SCAN_QUEUE_FULL: return k->on_queue_full;
+	default:
+		return inspector_anomaly(a) ? sl_anomaly_default_action(a) :
+			c->worker.anomaly_action[a];
+	}
+}
 
 /* ---- one setting ---- */
 
@@ -304,7 +336,7 @@ static int apply(struct ctx *x, const config_setting_t *s, const struct key *k)
 	case K_SIZE32:
 		if (get_u64(x, s, k, &v))
 			return -1;
-		if (k->kind & 0x100)
+		if (k->kind & KF_U16)
 			*(uint16_t *)dst = (uint16_t)v;
 		else
 			*(uint32_t *)dst = (uint32_t)v;
@@ -322,6 +354,8 @@ static int apply(struct ctx *x, const config_setting_t *s, const struct key *k)
 	case K_STR:
 		if (!(str = get_str(x, s)))
 			return -1;
+		if (!*str && (k->kind & KF_NONEMPTY))
+			return fail(x, s, "%s: must not be empty", full_name(s, nb, sizeof(nb)));
 		*(const char **)dst = *str ? str : NULL;
 		return 0;
 	case K_ACTION:
@@ -402,6 +436,11 @@ static int apply(struct ctx *x, const config_setting_t *s, const struct key *k)
 			if (a == SL_ANOM_MAX)
 				return fail(x, e, "policy.anomalies: unknown anomaly '%s' (see `sluice "
 					    "anomalies` for the list)", name);
+			if (inspector_anomaly(a))
+				return fail(x, e, "policy.anomalies: %s is not set here (scan.*: "
+					    "policy.scan_*, policy.too_large; rules.scan_error: "
+					    "always %s)", name,
+					    sl_action_name(sl_anomaly_default_action(a)));
 			if (!(str = get_str(x, e)))
 				return -1;
 			if (sl_action_parse(str, &x->c->worker.anomaly_action[a]) != 0)
@@ -470,6 +509,25 @@ int sl_config_load(struct sl_config *c, const char *path, char *err, size_t errl
 	return 0;
 }
 
+int sl_config_check(const struct sl_config *c, char *err, size_t errlen)
+{
+	const char *where = c->path ? c->path : "(flags)";
+
+	if (c->inl.bypass_mark & c->inl.inject_mark) {
+		snprintf(err, errlen, "%s: inline.bypass_mark 0x%x and inline.inject_mark 0x%x "
+			 "share bits", where, c->inl.bypass_mark, c->inl.inject_mark);
+		return -1;
+	}
+	for (unsigned i = 0; i < c->inl.n_queues; i++)
+		for (unsigned j = 0; j < i; j++)
+			if (c->inl.queues[i] == c->inl.queues[j]) {
+				snprintf(err, errlen, "%s: queue %u given twice", where,
+					 c->inl.queues[i]);
+				return -1;
+			}
+	return 0;
+}
+
 void sl_config_free(struct sl_config *c)
 {
 	if (c->lc_live)
@@ -499,7 +557,7 @@ void sl_config_dump(const struct sl_config *c, FILE *f)
 		switch (k->kind & 0xff) {
 		case K_BOOL: fprintf(f, "%s%s = %s;\n", ind, name, *(const bool *)src ? "true" : "false"); break;
 		case K_U32: case K_SIZE32:
-			fprintf(f, "%s%s = %u;\n", ind, name, (k->kind & 0x100) ?
+			fprintf(f, "%s%s = %u;\n", ind, name, (k->kind & KF_U16) ?
 				*(const uint16_t *)src : *(const uint32_t *)src);
 			break;
 		case K_SIZE: fprintf(f, "%s%s = %lluL;\n", ind, name, (unsigned long long)*(const uint64_t *)src); break;
@@ -539,6 +597,8 @@ void sl_config_dump(const struct sl_config *c, FILE *f)
 			fprintf(f, "%s%s = {\n", ind, name);
 			for (unsigned a = 0; a < SL_ANOM_MAX; a++) {
 				char nm[96];
+				if (inspector_anomaly((enum sl_anomaly)a))
+					continue;
 				snprintf(nm, sizeof(nm), "%s", sl_anomaly_name(a));
 				char *d = strchr(nm, '.');
 				if (d)

@@ -54,13 +54,22 @@ void sl_config_default(struct sl_config *c);
 /* Loads path over the defaults into *c.  On error returns -1 with err set
  * and *c untouched (still defaults, or whatever it held). */
 int sl_config_load(struct sl_config *c, const char *path, char *err, size_t errlen);
+/* The checks across keys that the loader cannot make one key at a time
+ * (inline marks sharing bits, a queue given twice); run them after
+ * command-line overrides.  0, or -1 with err set ("FILE: reason"). */
+int sl_config_check(const struct sl_config *c, char *err, size_t errlen);
 void sl_config_free(struct sl_config *c);
+
+/* The action a message touched by anomaly a gets under c: policy.anomalies
+ * for the anomalies it governs; scan.* follow policy.scan_* and
+ * policy.too_large; rules.scan_error is always its default. */
+enum sl_action sl_config_anomaly_action(const struct sl_config *c, enum sl_anomaly a);
 
 /* "64M", "1G", "4096" -> bytes.  -1 on garbage or overflow. */
 int sl_parse_size(const char *s, uint64_t *out);
 
 /* Writes every key with its current value, in config syntax (for
- * `sluice config --dump` and the docs test). */
+ * `sluice config` and the docs test). */
 void sl_config_dump(const struct sl_config *c, FILE *f);
 
 #endif

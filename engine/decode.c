@@ -306,6 +306,18 @@ struct sl_decoder *sl_decoder_new(const struct sl_decode_config *cfg, struct sl_
 	return d;
 }
 
+void sl_decoder_forget_sources(struct sl_decoder *d)
+{
+	struct src_table *t = &d->src;
+
+	if (!t->ent)
+		return;
+	memset(t->ent, 0, t->cap * sizeof(*t->ent));
+	memset(t->bucket, 0xff, ((size_t)t->bmask + 1) * sizeof(*t->bucket));
+	t->used = 0;
+	t->newest = t->oldest = NIL;
+}
+
 void sl_decoder_free(struct sl_decoder *d)
 {
 	if (!d)

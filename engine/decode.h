@@ -89,6 +89,10 @@ struct sl_decoder;
 struct sl_decoder *sl_decoder_new(const struct sl_decode_config *cfg, struct sl_defrag *df,
 				  struct sl_counters *ctr, sl_anomaly_fn fn, void *u);
 void sl_decoder_free(struct sl_decoder *d);
+/* Forgets the checksum evidence gathered per source address (AUTO mode):
+ * it describes one capture's hosts and NICs, so the next capture file
+ * starts without it.  The offload summary is kept. */
+void sl_decoder_forget_sources(struct sl_decoder *d);
 
 /* The source must reset p->flags for every packet (it may set
  * SL_PKT_L4_CSUM_SKIP, SL_PKT_TRUNCATED, SL_PKT_INJECTED); decode leaves

@@ -16,7 +16,7 @@ struct sl_eve {
 	uint64_t count;
 };
 
-struct sl_eve *sl_eve_open(const char *path)
+static struct sl_eve *open_mode(const char *path, const char *mode)
 {
 	struct sl_eve *e = calloc(1, sizeof(*e));
 
@@ -26,7 +26,7 @@ struct sl_eve *sl_eve_open(const char *path)
 	if (strcmp(path, "-") == 0) {
 		e->f = stdout;
 	} else {
-		e->f = fopen(path, "w");
+		e->f = fopen(path, mode);
 		e->own = true;
 		if (!e->f) {
 			int err = errno;
@@ -36,6 +36,16 @@ struct sl_eve *sl_eve_open(const char *path)
 		}
 	}
 	return e;
+}
+
+struct sl_eve *sl_eve_open(const char *path)
+{
+	return open_mode(path, "w");
+}
+
+struct sl_eve *sl_eve_open_append(const char *path)
+{
+	return open_mode(path, "a");
 }
 
 struct sl_eve *sl_eve_open_stream(FILE *f)

@@ -18,8 +18,11 @@
 
 struct sl_eve;
 
-/* path "-" means stdout.  NULL on error (errno set). */
+/* path "-" means stdout.  NULL on error (errno set).  sl_eve_open()
+ * truncates the file (one replay, one file); sl_eve_open_append() appends
+ * (a daemon's log survives restarts and copy-truncate rotation). */
 struct sl_eve *sl_eve_open(const char *path);
+struct sl_eve *sl_eve_open_append(const char *path);
 /* Writes to an open stream the caller keeps (and closes after sl_eve_close). */
 struct sl_eve *sl_eve_open_stream(FILE *f);
 void sl_eve_close(struct sl_eve *e);

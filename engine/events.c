@@ -1,6 +1,8 @@
 /* The shapes of the events a worker writes (schema: docs/events.md). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hex.h"
 #include "worker_priv.h"
@@ -147,7 +149,9 @@ static json_t *verdict_json(const struct sl_verdict *v)
 	return o;
 }
 
-void sl_event_message(struct sl_worker *w, const struct sl_msg_origin *o, const struct sl_msg *m)
+/* The message event, built but not written (the quarantine keeps a copy). */
+static json_t *message_json(struct sl_worker *w, const struct sl_msg_origin *o,
+			    const struct sl_msg *m)
 {
 	uint64_t pkt = m->final_packet ? m->final_packet : m->first_packet;
 	json_t *ev = sl_eve_begin(w->eve, "message", o->ts_us, &o->flow, SL_TO_SERVER, pkt);
@@ -222,7 +226,54 @@ void sl_event_message(struct sl_worker *w, const struct sl_msg_origin *o, const 
 	json_object_set_new(ev, "verdict", verdict_json(&m->verdict));
 	if (m->record_truncated)
 		json_object_set_new(ev, "record_truncated", json_integer(m->record_truncated));
-	sl_eve_emit(w->eve, ev);
+	return ev;
+}
+
+void sl_event_message(struct sl_worker *w, const struct sl_msg_origin *o, const struct sl_msg *m)
+{
+	sl_eve_emit(w->eve, message_json(w, o, m));
+}
+
+/* Copies src to dst (the spool and the quarantine on different file
+ * systems: no hard link).  0 or -1. */
+static int copy_file(const char *src, const char *dst)
+{
+	FILE *in = fopen(src, "rb"), *out = in ? fopen(dst, "wbx") : NULL;
+	char buf[65536];
+	size_t n;
+	int rc = in && out ? 0 : -1;
+
+	while (rc == 0 && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			rc = -1;
+	if (in && ferror(in))
+		rc = -1;
+	if (out && fclose(out) != 0)
+		rc = -1;
+	if (in)
+		fclose(in);
+	if (rc != 0 && out)
+		unlink(dst);
+	return rc;
+}
+
+void sl_quarantine(struct sl_worker *w, const struct sl_msg_origin *o, const struct sl_msg *m,
+		   const char *spool)
+{
+	char path[4096], hx[65];
+	const char *dir = w->cfg.quarantine_dir;
+
+	sl_hex(m->raw_sha256, 32, hx);
+	snprintf(path, sizeof(path), "%s/%s.eml", dir, hx);
+	/* The same bytes blocked twice are kept once. */
+	if (spool && access(path, F_OK) != 0 && link(spool, path) != 0 &&
+	    copy_file(spool, path) != 0)
+		sl_log(SL_LOG_WARN, "quarantine: cannot write %s: %s", path, strerror(errno));
+	snprintf(path, sizeof(path), "%s/%s.json", dir, hx);
+	json_t *ev = message_json(w, o, m);
+	if (json_dump_file(ev, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
+		sl_log(SL_LOG_WARN, "quarantine: cannot write %s", path);
+	json_decref(ev);
 }
 
 void sl_event_alerts(struct sl_worker *w, const struct sl_msg_origin *o, const struct sl_msg *m)

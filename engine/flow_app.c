@@ -87,6 +87,8 @@ static void wtxn_emit_if_ready(struct wtxn *x)
 	sl_event_message(x->w, &x->origin, m);
 	if (x->w->cfg.extract_dir)
 		sl_extract_index(x->w, &x->origin, m);
+	if (x->w->cfg.quarantine_dir && m->verdict.action == SL_ACTION_BLOCK)
+		sl_quarantine(x->w, &x->origin, m, sl_txn_spool_path(x->t));
 	sl_txn_put(x->t);		/* the worker's reference */
 }
 

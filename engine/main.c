@@ -19,6 +19,8 @@ static const struct command commands[] = {
 	{ "rules", sl_cmd_rules, "rules check FILE...: validate rule files" },
 	{ "inline", sl_cmd_inline, "inspect NFQUEUE traffic inline: hold, pass, refuse (the IPS)" },
 	{ "stats", sl_cmd_stats, "print the live figures of a running `sluice inline` (JSON)" },
+	{ "config", sl_cmd_config, "print the effective configuration (-c FILE: load and check it)" },
+	{ "anomalies", sl_cmd_anomalies, "list every anomaly with its layer and action" },
 };
 
 static void usage(FILE *f)

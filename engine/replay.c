@@ -169,8 +169,11 @@ int sl_replay_file(struct sl_replay *r, const char *path, bool name_in_events, c
 		rc = -1;
 	}
 	/* Flows end with the file, even after an error: what was read is
-	 * reported. */
+	 * reported.  So does what was learnt about the file's hosts: a host
+	 * that computed checksums in one capture may be offloading in the
+	 * next. */
 	sl_worker_flush(r->w);
+	sl_worker_forget_sources(r->w);
 	sl_pcap_close(src);
 	r->st.elapsed_us += mono_us() - t0;
 	r->st.cpu_us += cpu_us() - c0;

@@ -95,9 +95,13 @@ static void txn_anomaly(void *u, struct sl_mail_txn *t, enum sl_anomaly a, const
 {
 	struct sl_worker *w = u;
 	struct sl_msg *m = sl_txn_msg(t);
+	const struct wtxn *x = sl_txn_owner(t);
 
 	w->totals.anomalies[a]++;
-	sl_event_anomaly(w, NULL, m->dir, a, w->cur ? w->cur->index : 0, w->now_us, detail, m->id);
+	/* The message's flow (kept in its origin: the flow itself may be
+	 * gone), client first, as in the message and alert events. */
+	sl_event_anomaly(w, x ? &x->origin.flow : NULL, SL_TO_SERVER, a,
+			 w->cur ? w->cur->index : 0, w->now_us, detail, m->id);
 }
 
 /* ---- flow lifecycle ---- */
@@ -192,6 +196,11 @@ void sl_worker_flush(struct sl_worker *w)
 		return;
 	sl_flow_table_free(w->flows);
 	w->flows = sl_flow_table_new(&w->cfg.flow, &w->ctr, flow_release, w);
+}
+
+void sl_worker_forget_sources(struct sl_worker *w)
+{
+	sl_decoder_forget_sources(w->dec);
 }
 
 void sl_worker_free(struct sl_worker *w)
@@ -300,6 +309,8 @@ enum sl_pkt_action sl_worker_packet(struct sl_worker *w, struct sl_packet *p, ui
 			break;
 	w->cur = NULL;
 
+	if (f->flags & SL_FLOWF_BYPASS)
+		sl_tcp_no_history(&f->tcp);
 	sl_flow_set_class(w->flows, f, class_of(f));
 	if (w->cfg.inline_mode)
 		return sl_inline_after(w, f, p, dir, tv);

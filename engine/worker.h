@@ -76,6 +76,9 @@ enum sl_pkt_action sl_worker_packet(struct sl_worker *w, struct sl_packet *p, ui
 void sl_worker_tick(struct sl_worker *w, uint64_t now_us);
 /* Ends every flow (end of a capture file, shutdown). */
 void sl_worker_flush(struct sl_worker *w);
+/* End of a capture file: per-source checksum evidence is forgotten
+ * (sl_decoder_forget_sources). */
+void sl_worker_forget_sources(struct sl_worker *w);
 
 /* ---- inline (NFQUEUE) ----
  *

@@ -158,6 +158,11 @@ void sl_event_anomaly(struct sl_worker *w, const struct sl_flow *f, enum sl_dir 
 void sl_event_message(struct sl_worker *w, const struct sl_msg_origin *o, const struct sl_msg *m);
 void sl_event_alerts(struct sl_worker *w, const struct sl_msg_origin *o, const struct sl_msg *m);
 void sl_extract_index(struct sl_worker *w, const struct sl_msg_origin *o, const struct sl_msg *m);
+/* A blocked message into cfg.quarantine_dir: <sha256>.eml (the raw message
+ * from the spool file, when there is one) and <sha256>.json (its message
+ * event), named by the raw message's sha256. */
+void sl_quarantine(struct sl_worker *w, const struct sl_msg_origin *o, const struct sl_msg *m,
+		   const char *spool);
 /* What the inline path did to a flow it refused (reset, SMTP reply). */
 void sl_event_inline(struct sl_worker *w, const struct sl_flow *f, enum sl_dir dir,
 		     const char *action, const char *reply, const struct sl_verdict *v,

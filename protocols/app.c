@@ -164,6 +164,13 @@ static struct sl_consume detect(struct sl_app *a, const struct sl_slice *s)
 {
 	bool final = sl_slice_is_last(s);	/* no call follows */
 
+	/* A flow that ends before any byte is neither mail nor not mail:
+	 * nothing to report (a port scan, a refused connection). */
+	if (s->len == 0 && (s->flags & SL_SLICE_EOF) && s->offset == 0 && !a->client_waited) {
+		a->state = APP_STOP;
+		return stop();
+	}
+
 	if (s->dir == SL_TO_SERVER) {
 		if (s->len == 0)
 			return (struct sl_consume){ SL_CONSUME_OK, 0 };

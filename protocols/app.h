@@ -23,8 +23,8 @@
  *     not been parsed yet).  So after delivering to direction d, if that
  *     delivery consumed bytes and direction !d holds unconsumed bytes,
  *     offer !d again (same bytes, newest packet); keep alternating while
- *     a delivery consumes something.  reassembly/tcp.h has no call for
- *     this yet: the worker needs one (e.g. sl_tcp_reoffer(dir)).  Waits are
+ *     a delivery consumes something (sl_tcp_reoffer() in reassembly/tcp.h;
+ *     the worker's loop after sl_tcp_segment()).  Waits are
  *     bounded: a direction never holds more than 64 KiB for this reason
  *     (past it the parser decides alone, mail.wait_bound).
  *  2. EOF is final, as reassembly/tcp.h says: the slice with SL_SLICE_EOF

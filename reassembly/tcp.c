@@ -29,6 +29,7 @@
 #define S_WSCALE	0x01	/* both SYNs carried window scale: windows are scaled */
 #define S_RST		0x02	/* closed by an accepted RST */
 #define S_MIDSTREAM	0x04	/* picked up without a handshake (reported once) */
+#define S_NOHIST	0x08	/* not inspected any more: keep no delivered-bytes history */
 
 #define MAX_WSCALE	14u			/* RFC 7323 2.3 */
 #define MAX_WIN		(65535u << MAX_WSCALE)	/* largest window there is */
@@ -135,7 +136,7 @@ static int64_t seq_off(const struct sl_tcp_half *h, uint32_t seq)
 static uint64_t hist_lo(const struct op *o, enum sl_dir dir, uint64_t end)
 {
 	const struct sl_tcp_half *h = &o->s->half[dir], *r = &o->s->half[!dir];
-	uint64_t k = o->ctx->cfg.history, lo = end > k ? end - k : 0;
+	uint64_t k = o->s->flags & S_NOHIST ? 0 : o->ctx->cfg.history, lo = end > k ? end - k : 0;
 
 	if (r->flags & H_ACK) {
 		int64_t a = seq_off(h, r->last_ack);
@@ -429,7 +430,7 @@ static void offer_direct(const struct op *o, enum sl_dir dir, const uint8_t *p, 
 {
 	struct sl_tcp_half *h = &o->s->half[dir];
 	uint64_t start = h->delivered, end = start + n, lo, from;
-	bool hist = o->ctx->cfg.history > 0;
+	bool hist = o->ctx->cfg.history > 0 && !(o->s->flags & S_NOHIST);
 	size_t c, unc;
 
 	if (hist && n) {
@@ -1247,4 +1248,9 @@ bool sl_tcp_reoffer(struct sl_tcp_ctx *ctx, struct sl_tcp_session *s, enum sl_di
 		h->pending->unc = (uint32_t)(unc - c);
 	settle(&o, dir);
 	return c > 0;
+}
+
+void sl_tcp_no_history(struct sl_tcp_session *s)
+{
+	s->flags |= S_NOHIST;
 }

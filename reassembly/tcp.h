@@ -200,6 +200,10 @@ enum sl_tcp_verdict sl_tcp_segment(struct sl_tcp_ctx *ctx, struct sl_tcp_session
 /* Stop delivering dir to the consumer (it answered SL_CONSUME_STOP, or the
  * flow is bypassed); tracking continues, buffers are freed. */
 void sl_tcp_stop(struct sl_tcp_ctx *ctx, struct sl_tcp_session *s, enum sl_dir dir);
+/* The flow is no longer inspected (bypassed) but still delivered (stream
+ * files): keep no history of delivered bytes, which only serves to verify
+ * retransmissions of inspected data. */
+void sl_tcp_no_history(struct sl_tcp_session *s);
 /* Offers dir's unconsumed bytes again (nothing new), after the other
  * direction made progress a parser was waiting for.  True when the consumer
  * took some; pkt is the packet being processed (either direction). */
