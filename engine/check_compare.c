@@ -150,6 +150,72 @@ static const struct {
 	{ "abort_reason", "abort_reason" },
 };
 
+/* Every key an expectation may hold (docs/check.md), top level and per
+ * message; NULL-terminated.  "source" and "description" are for people. */
+static const char *const top_keys[] = {
+	"description", "source", "args", "exit", "error", "messages", "messages_exact",
+	"alerts", "anomalies", "absent_anomalies", "flows", NULL,
+};
+static const char *const message_keys[] = {
+	"proto", "direction", "verdict", "sha256", "subject", "from", "mail_from", "auth_user",
+	"helo", "abort_reason", "size", "complete", "final_packet", "command", "rcpt_to",
+	"reasons", "no_reasons", "anomalies", "attachments", "source", NULL,
+};
+
+static bool key_known(const char *const *keys, const char *k)
+{
+	for (unsigned i = 0; keys[i]; i++)
+		if (!strcmp(keys[i], k))
+			return true;
+	return false;
+}
+
+/* "FILE: unknown key "k" [where] (valid: a, b, ...)" into err. */
+static void unknown_key(char *err, size_t errlen, const char *file, const char *k,
+			const char *where, const char *const *keys)
+{
+	int n = snprintf(err, errlen, "%s: unknown key \"%s\"%s (valid: ", file, k, where);
+
+	for (unsigned i = 0; keys[i] && n >= 0 && (size_t)n < errlen; i++)
+		n += snprintf(err + n, errlen - (size_t)n, "%s%s", i ? ", " : "", keys[i]);
+	if (n >= 0 && (size_t)n < errlen)
+		snprintf(err + n, errlen - (size_t)n, ")");
+}
+
+int sl_check_keys(json_t *ex, const char *file, char *err, size_t errlen)
+{
+	const char *k;
+	json_t *v, *m;
+	size_t i;
+
+	if (!json_is_object(ex)) {
+		snprintf(err, errlen, "%s: an expectation is one JSON object", file);
+		return -1;
+	}
+	json_object_foreach(ex, k, v) {
+		if (!key_known(top_keys, k)) {
+			unknown_key(err, errlen, file, k, "", top_keys);
+			return -1;
+		}
+	}
+	json_array_foreach(json_object_get(ex, "messages"), i, m) {
+		char where[48];
+
+		snprintf(where, sizeof(where), " in message %zu", i + 1);
+		if (!json_is_object(m)) {
+			snprintf(err, errlen, "%s: message %zu is not an object", file, i + 1);
+			return -1;
+		}
+		json_object_foreach(m, k, v) {
+			if (!key_known(message_keys, k)) {
+				unknown_key(err, errlen, file, k, where, message_keys);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 static json_t *at(json_t *o, const char *path)
 {
 	char key[64];
@@ -338,8 +404,8 @@ char *sl_check_compare(json_t *ex, json_t *events, int status, const char *errli
 	return o.buf;
 }
 
-int sl_check_write_expectation(const char *pcap, json_t *old, json_t *events, int status,
-			       const char *errline)
+int sl_check_write_expectation(const char *pcap, json_t *old, json_t *args, json_t *events,
+			       int status, const char *errline)
 {
 	json_t *ex = json_object(), **msgs, *arr = json_array(), *anoms = json_array();
 	size_t nm = collect(events, "message", &msgs), i;
@@ -347,8 +413,10 @@ int sl_check_write_expectation(const char *pcap, json_t *old, json_t *events, in
 
 	if (old && json_object_get(old, "description"))
 		json_object_set(ex, "description", json_object_get(old, "description"));
-	if (old && json_object_get(old, "args"))
-		json_object_set(ex, "args", json_object_get(old, "args"));
+	if (!args && old)
+		args = json_object_get(old, "args");
+	if (args)
+		json_object_set(ex, "args", args);
 	json_object_set_new(ex, "exit", json_integer(status));
 	if (status && *errline) {
 		/* The stable part of the error: after the file name. */

@@ -201,9 +201,86 @@ static int expect_args(json_t *ex, const char *file, struct run_opts *o, char *e
 	return 0;
 }
 
-/* Replays one capture with the given settings; the events come back parsed. */
+/* path (as the command line gives it) from directory dir: relative when
+ * both resolve, else as absolute as can be said. */
+static void rel_to(const char *dir, const char *path, char *out, size_t size)
+{
+	char d[PATH_MAX], p[PATH_MAX];
+	size_t o = 0;
+
+	if (!realpath(dir, d) || !realpath(path, p)) {
+		size_t dl = path[0] != '/' && getcwd(d, sizeof(d)) ? strlen(d) : 0;
+		size_t pl = strlen(path);
+
+		if (dl && dl + 1 + pl < size) {
+			memcpy(out, d, dl);
+			out[dl] = '/';
+			memcpy(out + dl + 1, path, pl + 1);
+		} else {
+			snprintf(out, size, "%s", path);
+		}
+		return;
+	}
+	const char *a = d + 1, *b = p + 1;	/* past the leading '/' */
+	for (;;) {
+		size_t la = strcspn(a, "/"), lb = strcspn(b, "/");
+		if (!*a || !*b || la != lb || memcmp(a, b, la) != 0)
+			break;
+		a += la + (a[la] == '/');
+		b += lb + (b[lb] == '/');
+	}
+	out[0] = '\0';
+	for (const char *s = a; *s && o + 4 < size; s += strcspn(s, "/"), s += *s == '/')
+		o += (size_t)snprintf(out + o, size - o, "../");
+	if (*b)
+		snprintf(out + o, size - o, "%s", b);
+	else if (o)
+		out[o - 1] = '\0';		/* "../.." */
+	else
+		snprintf(out, size, ".");
+}
+
+/* The inspection options a capture ran with (command line and its
+ * expectation's "args" together), as "args" of an expectation file in the
+ * directory of pcap: what `check` needs to run it the same way later. */
+static json_t *effective_args(const struct run_opts *o, const char *pcap)
+{
+	const char *slash = strrchr(pcap, '/');
+	char dir[PATH_MAX], rel[PATH_MAX];
+	json_t *a = json_array();
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - pcap) + !(slash - pcap) : 1,
+		 slash ? pcap : ".");
+	for (unsigned i = 0; i < o->n_rules; i++) {
+		rel_to(dir, o->rules[i], rel, sizeof(rel));
+		json_array_append_new(a, json_string("--rules"));
+		json_array_append_new(a, json_string(rel));
+	}
+	if (o->no_clamav) {
+		json_array_append_new(a, json_string("--no-clamav"));
+	} else if (o->clamdb) {
+		rel_to(dir, o->clamdb, rel, sizeof(rel));
+		json_array_append_new(a, json_string("--clamav-db"));
+		json_array_append_new(a, json_string(rel));
+	}
+	if (o->config) {
+		rel_to(dir, o->config, rel, sizeof(rel));
+		json_array_append_new(a, json_string("--config"));
+		json_array_append_new(a, json_string(rel));
+	}
+	if (o->csum >= 0) {
+		json_array_append_new(a, json_string("--checksum"));
+		enum sl_csum_mode m = (enum sl_csum_mode)o->csum;
+		json_array_append_new(a, json_string(sl_csum_mode_name(m)));
+	}
+	return a;
+}
+
+/* Replays one capture with the given settings; the events come back parsed.
+ * *clam_told: "virus scanning is OFF" was already logged by this run (each
+ * capture gets its own inspector; the warning is said once). */
 static int run_capture(const char *pcap, const struct run_opts *o, json_t **events, int *exit_status,
-		       char *errline, size_t errlen)
+		       bool *clam_told, char *errline, size_t errlen)
 {
 	struct sl_config conf;
 	char *buf = NULL;
@@ -229,10 +306,12 @@ static int run_capture(const char *pcap, const struct run_opts *o, json_t **even
 	if (o->csum >= 0)
 		conf.worker.decode.csum = (enum sl_csum_mode)o->csum;
 	conf.worker.extract_dir = conf.worker.quarantine_dir = conf.worker.write_streams_dir = NULL;
+	conf.inspect.clamav_off_told = *clam_told;
 
 	struct sl_inspect *in = sl_inspect_new(&conf.inspect, errline, errlen);
 	if (!in)
 		goto out_conf;
+	*clam_told |= sl_inspect_clamav_off(in) != NULL;
 	FILE *mem = open_memstream(&buf, &len);
 	struct sl_eve *eve = mem ? sl_eve_open_stream(mem) : NULL;
 	struct sl_replay *r = eve ? sl_replay_new(&conf, in, eve, errline, errlen) : NULL;
@@ -298,11 +377,13 @@ static void usage(FILE *f)
 		"      --clamav-db PATH      ClamAV database for every capture\n"
 		"      --no-clamav           do not scan with ClamAV\n"
 		"  -c, --config FILE         settings for every capture\n"
+		"      --checksum MODE       checksum validation: auto (default), on, off\n"
 		"      --tap FILE            also write TAP (Test Anything Protocol) to FILE\n"
 		"      --junit FILE          also write JUnit XML to FILE\n"
 		"      --strict              a capture without an expectation file is a failure\n"
 		"      --write-expectations  write X.expect.json from what sluice produces now\n"
-		"                            (for a new baseline; review the files before use)\n"
+		"                            (for a new baseline; review the files before use);\n"
+		"                            the inspection options above go into its \"args\"\n"
 		"  -q, --quiet               print failures only\n"
 		"\n"
 		"exit status: 0 all matched; 1 a mismatch (or a missing expectation with\n"
@@ -316,6 +397,7 @@ int sl_cmd_check(int argc, char **argv)
 		{ "clamav-db", required_argument, NULL, 'D' },
 		{ "no-clamav", no_argument, NULL, 'N' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "checksum", required_argument, NULL, 'K' },
 		{ "tap", required_argument, NULL, 'T' },
 		{ "junit", required_argument, NULL, 'J' },
 		{ "strict", no_argument, NULL, 'S' },
@@ -327,6 +409,7 @@ int sl_cmd_check(int argc, char **argv)
 	struct run_opts base = { .csum = -1 };
 	const char *tap = NULL, *junit = NULL;
 	bool strict = false, write = false, quiet = false;
+	bool inspect_opts = false;	/* an option that shapes inspection was given */
 	int c;
 
 	optind = 1;
@@ -343,6 +426,16 @@ int sl_cmd_check(int argc, char **argv)
 		case 'D': base.clamdb = optarg; break;
 		case 'N': base.no_clamav = true; break;
 		case 'c': base.config = optarg; break;
+		case 'K': {
+			enum sl_csum_mode m;
+			if (sl_csum_mode_parse(optarg, &m) != 0) {
+				fprintf(stderr, "sluice check: --checksum %s: use auto, on "
+					"or off\n", optarg);
+				return 2;
+			}
+			base.csum = (int)m;
+			break;
+		}
 		case 'T': tap = optarg; break;
 		case 'J': junit = optarg; break;
 		case 'S': strict = true; break;
@@ -351,6 +444,7 @@ int sl_cmd_check(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+		inspect_opts |= c == 'r' || c == 'D' || c == 'N' || c == 'c' || c == 'K';
 	}
 	if (optind >= argc) {
 		fprintf(stderr, "sluice check: give capture files or directories\n");
@@ -367,6 +461,7 @@ int sl_cmd_check(int argc, char **argv)
 
 	struct result *res = calloc(l.n ? l.n : 1, sizeof(*res));
 	unsigned failed = 0, passed = 0, skipped = 0;
+	bool clam_told = false;
 	for (size_t i = 0; i < l.n; i++) {
 		struct capture *cap = &l.v[i];
 		struct result *r = &res[i];
@@ -394,13 +489,21 @@ int sl_cmd_check(int argc, char **argv)
 					 je.text);
 				goto broken;
 			}
+			/* A misspelt key would check nothing: refused.  Not when
+			 * writing: the file is being replaced. */
+			if (!write && sl_check_keys(ex, cap->expect, err, sizeof(err)) != 0)
+				goto broken;
 			if (expect_args(ex, cap->expect, &o, err, sizeof(err)) != 0)
 				goto broken;
 		}
-		if (run_capture(cap->pcap, &o, &events, &status, err, sizeof(err)) != 0)
+		if (run_capture(cap->pcap, &o, &events, &status, &clam_told, err, sizeof(err)) != 0)
 			goto broken;
 		if (write) {
-			if (sl_check_write_expectation(cap->pcap, ex, events, status, err) != 0)
+			json_t *args = inspect_opts ? effective_args(&o, cap->pcap) : NULL;
+			int wr = sl_check_write_expectation(cap->pcap, ex, args, events, status,
+							    err);
+			json_decref(args);
+			if (wr != 0)
 				goto broken;
 			printf("wrote %s expectations\n", cap->pcap);
 			r->ok = true;

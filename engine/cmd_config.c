@@ -11,17 +11,38 @@
 #include "cmd.h"
 #include "config.h"
 
-int sl_cmd_load_config(const char *cmd, const char *path, struct sl_config *c)
+int sl_cmd_config_open(const char *cmd, int argc, char **argv, void (*usage)(FILE *f),
+		       struct sl_config *c)
 {
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *path = NULL;
 	char err[1024];
+	int o;
 
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c': path = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sluice %s: unexpected argument '%s'\n", cmd, argv[optind]);
+		return 2;
+	}
 	sl_config_default(c);
 	if (path && (sl_config_load(c, path, err, sizeof(err)) != 0 ||
 		     sl_config_check(c, err, sizeof(err)) != 0)) {
 		fprintf(stderr, "sluice %s: %s\n", cmd, err);
-		return -1;
+		sl_config_free(c);
+		return 2;
 	}
-	return 0;
+	return -1;
 }
 
 static void usage(FILE *f)
@@ -41,29 +62,11 @@ static void usage(FILE *f)
 
 int sl_cmd_config(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	const char *path = NULL;
 	struct sl_config conf;
-	int c;
+	int rc = sl_cmd_config_open("config", argc, argv, usage, &conf);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': path = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "sluice config: unexpected argument '%s'\n", argv[optind]);
-		return 2;
-	}
-	if (sl_cmd_load_config("config", path, &conf) != 0)
-		return 2;
+	if (rc >= 0)
+		return rc;
 	sl_config_dump(&conf, stdout);
 	sl_config_free(&conf);
 	return 0;

@@ -462,7 +462,7 @@ static bool reloadable_key(const char *key)
 {
 	static const char *const keys[] = {
 		"rules.files", "clamav.database", "inline.hold_timeout_ms", "policy.hold_timeout",
-		"policy.flow_table_full", "policy.anomalies.",
+		"policy.flow_table_full", "policy.app_memcap", "policy.anomalies.",
 	};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strncmp(key, keys[i], strlen(keys[i])) == 0)

@@ -52,6 +52,7 @@ static const struct key keys[] = {
 	{ "limits.flow_memcap", K_SIZE, O(worker.flow.memcap), 1 << 20, UINT64_MAX },
 	{ "limits.stream_memcap", K_SIZE, O(worker.stream_memcap), 1 << 20, UINT64_MAX },
 	{ "limits.defrag_memcap", K_SIZE, O(worker.defrag.memcap), 1 << 16, UINT64_MAX },
+	{ "limits.app_memcap", K_SIZE, O(worker.app_memcap), 1 << 16, UINT64_MAX },
 	{ "limits.reassembly_depth", K_SIZE32, O(worker.tcp.ooo_depth), 4096, UINT32_MAX },
 	{ "limits.max_unconsumed", K_SIZE32, O(worker.tcp.max_unconsumed), 4096, UINT32_MAX },
 	{ "limits.max_line", K_SIZE32, O(worker.app.max_line), 512, 1 << 20 },
@@ -95,6 +96,7 @@ static const struct key keys[] = {
 	{ "policy.scan_memcap", K_ACTION, O(inspect.sink.on_memcap), 0, 0 },
 	{ "policy.scan_queue_full", K_ACTION, O(inspect.sink.on_queue_full), 0, 0 },
 	{ "policy.flow_table_full", K_ACTION, O(worker.flow_table_full), 0, 0 },
+	{ "policy.app_memcap", K_ACTION, O(worker.on_app_memcap), 0, 0 },
 	{ "policy.hold_timeout", K_ACTION, O(inl.on_hold_timeout), 0, 0 },
 	{ "policy.anomalies", K_ANOMALIES, O(worker.anomaly_action), 0, 0 },
 

@@ -709,7 +709,7 @@ static enum sl_decode_result defrag(struct sl_decoder *d, struct sl_packet *p,
 	case SL_DEFRAG_DONE:
 		break;
 	}
-	p->flags |= SL_PKT_DEFRAGMENTED;
+	p->flags |= SL_PKT_DEFRAGMENTED | sl_defrag_done_flags(d->df);
 	return decode_ip(d, p, out, out_len, f->family, true);
 }
 
@@ -975,7 +975,8 @@ static enum sl_decode_result decode_loopback(struct sl_decoder *d, struct sl_pac
 enum sl_decode_result sl_decode(struct sl_decoder *d, struct sl_packet *p)
 {
 	memset(&p->ipver, 0, offsetof(struct sl_packet, flags) - offsetof(struct sl_packet, ipver));
-	p->flags &= ~(uint32_t)(SL_PKT_IP_CSUM_BAD | SL_PKT_L4_CSUM_BAD | SL_PKT_DEFRAGMENTED);
+	p->flags &= ~(uint32_t)(SL_PKT_IP_CSUM_BAD | SL_PKT_L4_CSUM_BAD | SL_PKT_DEFRAGMENTED |
+				SL_PKT_FRAG_ANOMALIES);
 	sl_ctr_inc(d->ctr, SL_CTR_DECODE_PACKETS);
 	if (p->cap_len < p->wire_len) {
 		p->flags |= SL_PKT_TRUNCATED;

@@ -19,8 +19,9 @@
  * Fragments go to the defragmenter (SL_DECODE_HELD).  The fragment that
  * completes a datagram decodes as the whole datagram: l3/l4/payload then
  * point into the defragmenter's buffer, valid until the next sl_decode()
- * call, SL_PKT_DEFRAGMENTED is set and p->index stays the completing
- * fragment's.
+ * call, SL_PKT_DEFRAGMENTED is set, with SL_PKT_FRAG_* for the anomalies
+ * any of its fragments raised (sl_defrag_done_flags), and p->index stays
+ * the completing fragment's.
  *
  * Checksums (IPv4 header, TCP; UDP is not verified): see sl_csum_mode.  A
  * packet decode judges bad gets SL_PKT_L4_CSUM_BAD -- also when it is the

@@ -75,6 +75,8 @@ enum sl_flow_flag {
 	SL_FLOWF_MIDSTREAM = 1u << 0,	/* direction guessed, no SYN seen */
 	SL_FLOWF_BYPASS    = 1u << 1,	/* uninspectable (TLS, not mail): pass the rest */
 	SL_FLOWF_REPORTED  = 1u << 2,	/* flow event written */
+	SL_FLOWF_APP_REFUSED = 1u << 3,	/* app memcap refused, policy block: every packet of
+					   the flow is dropped from then on */
 };
 
 struct sl_flow_config {

@@ -76,6 +76,41 @@ static void stream_write(struct sl_flow_app *fa, const struct sl_slice *s)
 	fa->stream_written[d] = end;
 }
 
+/* ---- the application memcap ----
+ *
+ * A flow's parser and each open message are charged to the worker's
+ * limits.app_memcap before they exist, with what they allocate when they
+ * start (sl_app_state_size, sl_txn_state_size: real sizes, not counting
+ * buffers that grow with the traffic).  A refusal never lets the flow pass
+ * uninspected by accident: policy block (or tempfail) drops the flow's
+ * packets from then on (worker.c, SL_FLOWF_APP_REFUSED), policy pass (or
+ * alert) bypasses it, counted.  Either way the parser stops. */
+
+static bool app_charge(struct sl_worker *w, struct sl_flow_app *fa, size_t n, size_t *charged,
+		       const char *what)
+{
+	if (sl_memcap_take(&w->app_mc, n)) {
+		*charged = n;
+		return true;
+	}
+	struct sl_flow *f = fa->f;
+	bool block = w->cfg.on_app_memcap >= SL_ACTION_TEMPFAIL;
+	sl_ctr_inc(&w->ctr, SL_CTR_APP_MEMCAP);
+	sl_flow_anomaly(w, f, SL_ANOM_FLOW_APP_MEMCAP, w->cur, what);
+	sl_log_rl(&w->rl_app_memcap, w->now_us, SL_LOG_WARN,
+		  "limits.app_memcap (%zu bytes, %zu in use) refused %s for flow %llu: %s",
+		  w->app_mc.cap, sl_memcap_used(&w->app_mc), what, (unsigned long long)f->id,
+		  block ? "its packets are dropped" : "passed uninspected");
+	fa->stop[SL_TO_SERVER] = fa->stop[SL_TO_CLIENT] = true;
+	if (block) {
+		f->flags |= SL_FLOWF_APP_REFUSED;
+	} else if (!(f->flags & SL_FLOWF_BYPASS)) {
+		f->flags |= SL_FLOWF_BYPASS;
+		sl_ctr_inc(&w->ctr, SL_CTR_APP_MEMCAP_BYPASS);
+	}
+	return false;
+}
+
 /* ---- transactions ---- */
 
 static void wtxn_emit_if_ready(struct wtxn *x)
@@ -119,9 +154,11 @@ static void on_settled(struct sl_msg *m, void *arg)
 
 static void on_destroy(struct sl_msg *m, void *arg)
 {
+	struct sl_worker *w = arg;
 	struct sl_mail_txn *t = sl_txn_of(m);
 	struct wtxn *x = sl_txn_owner(t);
 
+	sl_memcap_give(&w->app_mc, x->charged);
 	sl_txn_free(t);
 	free(x);
 }
@@ -168,15 +205,23 @@ static struct sl_mail_txn *op_begin(void *flow, enum sl_proto proto, enum sl_dir
 {
 	struct sl_flow_app *fa = flow;
 	struct sl_worker *w = fa->w;
-	struct wtxn *x = calloc(1, sizeof(*x));
+	size_t charged;
 
-	if (!x)
+	if (!app_charge(w, fa, sizeof(struct wtxn) + sl_txn_state_size(&w->txn_env), &charged,
+			"a message"))
 		return NULL;
+	struct wtxn *x = calloc(1, sizeof(*x));
+	if (!x) {
+		sl_memcap_give(&w->app_mc, charged);
+		return NULL;
+	}
 	x->t = sl_txn_new(&w->txn_env, proto, dir, pkt);
 	if (!x->t) {
+		sl_memcap_give(&w->app_mc, charged);
 		free(x);
 		return NULL;
 	}
+	x->charged = charged;
 	x->w = w;
 	x->fa = fa;
 	x->origin.flow.key = fa->f->key;
@@ -336,6 +381,9 @@ static struct sl_consume consume(struct sl_worker *w, struct sl_flow *f, struct 
 	if (!fa->app) {
 		const struct sl_addr *src, *dst;
 		uint16_t sp, dp;
+		if (!app_charge(w, fa, sizeof(*fa) + sl_app_state_size(), &fa->charged,
+				"the parser"))
+			return (struct sl_consume){ SL_CONSUME_STOP, 0 };
 		sl_flow_endpoint(f, SL_TO_SERVER, &src, &sp, &dst, &dp);
 		fa->app = sl_app_new(&w->cfg.app, &mail_ops, fa, &w->ctr, dp);
 		if (!fa->app) {
@@ -384,6 +432,8 @@ void sl_flow_app_release(struct sl_worker *w, struct sl_flow *f)
 		struct wtxn *x = fa->txns;
 		op_abort(fa, x->t, "flow ended");
 	}
+	sl_memcap_give(&w->app_mc, fa->charged);
+	fa->charged = 0;
 	for (int d = 0; d < 2; d++)
 		if (fa->stream_fd[d] >= 0)
 			close(fa->stream_fd[d]);

@@ -1,10 +1,8 @@
 #include "inspect.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "clam_cache.h"
 #include "log.h"
@@ -19,6 +17,7 @@ struct sl_inspect {
 	struct sl_clam_cache *cache;
 	struct sl_scan_pool *pool;
 	struct sl_memcap scan_mc;
+	char clam_off[512];		/* why ClamAV is off although configured on; "" */
 };
 
 struct sl_inspect_worker {
@@ -39,10 +38,41 @@ void sl_inspect_config_default(struct sl_inspect_config *c)
 	c->scan_memcap = SL_SCAN_MEMCAP_DEFAULT;
 }
 
+/* ClamAV on: the database must load when it is required (--clamav-db, or
+ * clamav.required); otherwise a missing, empty or unloadable database turns
+ * virus scanning off with one warning.  Debian's clamav package creates an
+ * empty /var/lib/clamav that only freshclam fills, so that is the normal
+ * state of a fresh host, and no reason to refuse to replay a capture.
+ * Returns -1 (err set) only when sluice must not start. */
+static int start_clamav(struct sl_inspect *in, const struct sl_inspect_config *cfg, char *err,
+			size_t errlen)
+{
+	char why[512];
+
+	in->clam = sl_clam_new(&cfg->clam, why, sizeof(why));
+	if (!in->clam && cfg->clamav_required) {
+		snprintf(err, errlen, "%s", why);
+		return -1;
+	}
+	if (!in->clam) {
+		snprintf(in->clam_off, sizeof(in->clam_off), "%s", why);
+		if (!cfg->clamav_off_told)
+			sl_log(SL_LOG_WARN, "virus scanning is OFF: %s; run freshclam or give "
+			       "--clamav-db", why);
+		return 0;
+	}
+	in->cache = sl_clam_cache_new(cfg->cache_entries);
+	in->pool = sl_scan_pool_new(&cfg->pool, in->clam, in->cache);
+	if (!in->pool) {
+		snprintf(err, errlen, "cannot start the scan pool");
+		return -1;
+	}
+	return 0;
+}
+
 struct sl_inspect *sl_inspect_new(const struct sl_inspect_config *cfg, char *err, size_t errlen)
 {
 	struct sl_inspect *in = calloc(1, sizeof(*in));
-	struct stat st;
 
 	if (!in) {
 		snprintf(err, errlen, "out of memory");
@@ -58,27 +88,8 @@ struct sl_inspect *sl_inspect_new(const struct sl_inspect_config *cfg, char *err
 			goto fail;
 		}
 	}
-	if (cfg->clamav) {
-		if (!cfg->clamav_required && stat(cfg->clam.database, &st) != 0) {
-			sl_log(SL_LOG_WARN, "ClamAV database %s not found (%s): virus scanning is "
-			       "OFF; install one (freshclam) or give --clamav-db",
-			       cfg->clam.database, strerror(errno));
-		} else {
-			if (sl_clam_global_init() != 0) {
-				snprintf(err, errlen, "libclamav failed to initialise");
-				goto fail;
-			}
-			in->clam = sl_clam_new(&cfg->clam, err, errlen);
-			if (!in->clam)
-				goto fail;
-			in->cache = sl_clam_cache_new(cfg->cache_entries);
-			in->pool = sl_scan_pool_new(&cfg->pool, in->clam, in->cache);
-			if (!in->pool) {
-				snprintf(err, errlen, "cannot start the scan pool");
-				goto fail;
-			}
-		}
-	}
+	if (cfg->clamav && start_clamav(in, cfg, err, errlen) != 0)
+		goto fail;
 	return in;
 fail:
 	sl_inspect_free(in);
@@ -105,6 +116,11 @@ void sl_inspect_free(struct sl_inspect *in)
 bool sl_inspect_has_clamav(const struct sl_inspect *in)
 {
 	return in->clam != NULL;
+}
+
+const char *sl_inspect_clamav_off(const struct sl_inspect *in)
+{
+	return in->clam_off[0] ? in->clam_off : NULL;
 }
 
 bool sl_inspect_pool_stats(const struct sl_inspect *in, struct sl_scan_pool_stats *out)
@@ -136,6 +152,8 @@ void sl_inspect_describe(const struct sl_inspect *in, char *buf, size_t size)
 			 e ? sl_clam_engine_signatures(e) : 0, in->cfg.clam.database);
 		if (e)
 			sl_clam_release(e);
+	} else if (in->clam_off[0]) {
+		snprintf(buf + n, size - (size_t)n, "; clamav: off (%s)", in->clam_off);
 	} else {
 		snprintf(buf + n, size - (size_t)n, "; clamav: off");
 	}

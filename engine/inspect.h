@@ -23,7 +23,10 @@ struct sl_inspect_config {
 	const char *rule_files[SL_MAX_RULE_FILES];
 	unsigned n_rule_files;
 	bool clamav;			/* scan with ClamAV at all (default true) */
-	bool clamav_required;		/* a missing database is an error, not a warning */
+	bool clamav_required;		/* a database that does not load is an error; else
+					   ClamAV is off, with one warning */
+	bool clamav_off_told;		/* the caller already warned that ClamAV is off:
+					   do not log it again (check: once per run) */
 	struct sl_clam_config clam;
 	struct sl_scan_pool_config pool;
 	struct sl_scan_sink_config sink;
@@ -42,6 +45,10 @@ void sl_inspect_free(struct sl_inspect *in);	/* after every worker's sinks are f
 /* One line for people: "rules: 12 rules (3 block); clamav: 4 signatures ..." */
 void sl_inspect_describe(const struct sl_inspect *in, char *buf, size_t size);
 bool sl_inspect_has_clamav(const struct sl_inspect *in);
+/* Why ClamAV is off although the configuration turned it on (the database
+ * is missing, empty or does not load, and it was not required); NULL when
+ * it runs or was turned off. */
+const char *sl_inspect_clamav_off(const struct sl_inspect *in);
 /* The scan pool's figures; false (out untouched) without ClamAV. */
 bool sl_inspect_pool_stats(const struct sl_inspect *in, struct sl_scan_pool_stats *out);
 

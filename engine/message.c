@@ -492,6 +492,14 @@ static void section_finish(struct sl_mail_txn *t)
 
 /* ---- the transaction ---- */
 
+/* An EVP_MD_CTX with its SHA-256 state; OpenSSL keeps the type opaque. */
+#define SHA_CTX_SIZE 256
+
+size_t sl_txn_state_size(const struct sl_txn_env *env)
+{
+	return sizeof(struct sl_mail_txn) + SHA_CTX_SIZE + sl_mime_state_size(&env->mime);
+}
+
 struct sl_mail_txn *sl_txn_new(struct sl_txn_env *env, enum sl_proto proto, enum sl_dir dir,
 			       const struct sl_packet *pkt)
 {

@@ -45,6 +45,12 @@ struct sl_txn_env {
 
 struct sl_mail_txn *sl_txn_new(struct sl_txn_env *env, enum sl_proto proto, enum sl_dir dir,
 			       const struct sl_packet *pkt);
+/* Bytes one transaction allocates when it starts (the builder, its sha256
+ * context, the MIME decoder at env's limits), for memory accounting.  Not
+ * included: the message's string arena and part records (bounded per
+ * message, see msg.h), long header buffers (sl_mime_state_size), an IMAP
+ * section decoder. */
+size_t sl_txn_state_size(const struct sl_txn_env *env);
 void sl_txn_field(struct sl_mail_txn *t, enum sl_mail_field f, const char *v, size_t n);
 void sl_txn_data(struct sl_mail_txn *t, const uint8_t *p, size_t n);
 /* Content complete: finish decoding, end every object, run message-level

@@ -180,7 +180,7 @@ json_t *sl_stats_json(const struct sl_wstats *ws, unsigned n, const struct sl_st
 	json_object_set_new(o, "memcap_hits", OBJ(
 		{ "stream", ctr.v[SL_CTR_TCP_MEMCAP_HITS] }, { "flow", ctr.v[SL_CTR_FLOWS_MEMCAP] },
 		{ "defrag", ctr.v[SL_CTR_DEFRAG_MEMCAP] }, { "scan", ctr.v[SL_CTR_SCAN_MEMCAP] },
-		{ "hold", in.hold_refused }));
+		{ "hold", in.hold_refused }, { "app", ctr.v[SL_CTR_APP_MEMCAP] }));
 
 	j = OBJ({ "jobs", ctr.v[SL_CTR_SCAN_JOBS] }, { "bytes", ctr.v[SL_CTR_SCAN_BYTES] });
 	if (x->pool) {

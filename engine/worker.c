@@ -35,6 +35,8 @@ void sl_worker_config_default(struct sl_worker_config *c)
 	for (unsigned i = 0; i < SL_ANOM_MAX; i++)
 		c->anomaly_action[i] = sl_anomaly_default_action((enum sl_anomaly)i);
 	c->flow_table_full = SL_ACTION_PASS;
+	c->app_memcap = 1ull << 30;
+	c->on_app_memcap = SL_ACTION_BLOCK;
 	c->max_anomaly_events = 100;
 	c->hold_timeout_ms = 30000;
 	c->on_hold_timeout = SL_ACTION_TEMPFAIL;
@@ -44,17 +46,11 @@ void sl_worker_config_default(struct sl_worker_config *c)
 
 /* ---- anomalies ---- */
 
-void sl_flow_anomaly(struct sl_worker *w, struct sl_flow *f, enum sl_anomaly a,
-		     const struct sl_packet *pkt, const char *detail)
+/* Adds a to the flow's set (every message of the flow that ends from now on
+ * gets it); the first time, an event. */
+static void flow_add_anomaly(struct sl_worker *w, struct sl_flow *f, enum sl_anomaly a,
+			     const struct sl_packet *pkt, const char *detail)
 {
-	w->totals.anomalies[a]++;
-	if (!f) {
-		/* No flow (decode errors): bounded events per kind, all counted. */
-		if (w->totals.anomalies[a] <= w->cfg.max_anomaly_events)
-			sl_event_anomaly(w, NULL, SL_TO_SERVER, a, pkt ? pkt->index : 0,
-					 pkt ? pkt->ts_us : w->now_us, detail, 0);
-		return;
-	}
 	if (sl_anomaly_set_has(&f->anomalies, a))
 		return;
 	sl_anomaly_set_add(&f->anomalies, a);
@@ -63,6 +59,41 @@ void sl_flow_anomaly(struct sl_worker *w, struct sl_flow *f, enum sl_anomaly a,
 		d = SL_TO_CLIENT;
 	sl_event_anomaly(w, f, d, a, pkt ? pkt->index : 0, pkt ? pkt->ts_us : w->now_us,
 			 detail, 0);
+}
+
+void sl_flow_anomaly(struct sl_worker *w, struct sl_flow *f, enum sl_anomaly a,
+		     const struct sl_packet *pkt, const char *detail)
+{
+	w->totals.anomalies[a]++;
+	if (f) {
+		flow_add_anomaly(w, f, a, pkt, detail);
+		return;
+	}
+	/* No flow (decode errors): bounded events per kind, all counted. */
+	if (w->totals.anomalies[a] <= w->cfg.max_anomaly_events)
+		sl_event_anomaly(w, NULL, SL_TO_SERVER, a, pkt ? pkt->index : 0,
+				 pkt ? pkt->ts_us : w->now_us, detail, 0);
+}
+
+/* A reassembled datagram brings the anomalies of its fragments to its flow:
+ * the defragmenter reported (and counted) them before any flow existed, so
+ * here they only join the flow's set, which is what reaches the verdicts of
+ * the flow's messages. */
+static void defrag_anomalies(struct sl_worker *w, struct sl_flow *f, const struct sl_packet *p)
+{
+	static const struct {
+		uint32_t flag;
+		enum sl_anomaly a;
+	} map[] = {
+		{ SL_PKT_FRAG_OVERLAP, SL_ANOM_DEFRAG_OVERLAP },
+		{ SL_PKT_FRAG_CONFLICT, SL_ANOM_DEFRAG_OVERLAP_CONFLICT },
+		{ SL_PKT_FRAG_TINY, SL_ANOM_DEFRAG_TINY },
+		{ SL_PKT_FRAG_BAD_LEN, SL_ANOM_DEFRAG_BAD_LEN },
+	};
+
+	for (unsigned i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (p->flags & map[i].flag)
+			flow_add_anomaly(w, f, map[i].a, p, "in a fragment of this datagram");
 }
 
 static void decode_anomaly(void *u, enum sl_anomaly a, const struct sl_packet *pkt,
@@ -158,6 +189,8 @@ struct sl_worker *sl_worker_new(const struct sl_worker_config *cfg, struct sl_ev
 	build_server_ports(w);
 	sl_memcap_init(&w->stream_mc, "stream", cfg->stream_memcap);
 	sl_memcap_init(&w->defrag_mc, "defrag", cfg->defrag.memcap);
+	sl_memcap_init(&w->app_mc, "app", cfg->app_memcap);
+	w->rl_app_memcap = (struct sl_ratelimit)SL_RATELIMIT_INIT(1);
 	w->cfg.tcp.inline_mode = cfg->inline_mode;
 	w->cfg.flow.id_base = cfg->id_base;
 	w->cfg.flow.id_step = cfg->id_step;
@@ -191,6 +224,9 @@ struct sl_worker *sl_worker_new(const struct sl_worker_config *cfg, struct sl_ev
 
 void sl_worker_flush(struct sl_worker *w)
 {
+	/* Fragments waiting for their datagram go with the flows: those of one
+	 * capture file must not complete a datagram of the next. */
+	sl_defrag_flush(w->defrag);
 	/* Releasing every flow: the table frees and re-creates cheaply. */
 	if (!w->flows)
 		return;
@@ -219,6 +255,7 @@ void sl_worker_reconfigure(struct sl_worker *w, const struct sl_worker_config *c
 	w->cfg.hold_timeout_ms = c->hold_timeout_ms;
 	w->cfg.on_hold_timeout = c->on_hold_timeout;
 	w->cfg.flow_table_full = c->flow_table_full;
+	w->cfg.on_app_memcap = c->on_app_memcap;
 	/* The transactions read the policies through w->cfg.anomaly_action. */
 	memcpy(w->cfg.anomaly_action, c->anomaly_action, sizeof(w->cfg.anomaly_action));
 }
@@ -292,6 +329,8 @@ enum sl_pkt_action sl_worker_packet(struct sl_worker *w, struct sl_packet *p, ui
 		return w->cfg.flow_table_full >= SL_ACTION_TEMPFAIL ? SL_PKT_DROP : SL_PKT_ACCEPT;
 	f->pkts[dir]++;
 	f->bytes[dir] += p->wire_len;
+	if (p->flags & SL_PKT_FRAG_ANOMALIES)
+		defrag_anomalies(w, f, p);
 	enum sl_pkt_action early;
 	if (w->cfg.inline_mode && sl_inline_before(w, f, p, dir, &early))
 		return early;
@@ -308,6 +347,13 @@ enum sl_pkt_action sl_worker_packet(struct sl_worker *w, struct sl_packet *p, ui
 		if (!sl_tcp_reoffer(w->tcp, &f->tcp, (enum sl_dir)d, p, &io) && round)
 			break;
 	w->cur = NULL;
+	if (f->flags & SL_FLOWF_APP_REFUSED) {
+		/* Its state was refused (policy block): reassembly still follows
+		 * the flow to its end, but nothing of it reaches the receiver,
+		 * so the sender gives up and retries later. */
+		sl_ctr_inc(&w->ctr, SL_CTR_APP_MEMCAP_DROPS);
+		tv = SL_TCP_DROP;
+	}
 
 	if (f->flags & SL_FLOWF_BYPASS)
 		sl_tcp_no_history(&f->tcp);

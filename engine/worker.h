@@ -44,6 +44,10 @@ struct sl_worker_config {
 	uint64_t stream_memcap;		/* default 1 GiB */
 	enum sl_action anomaly_action[SL_ANOM_MAX];	/* default: the .def tables */
 	enum sl_action flow_table_full;	/* packets of untrackable flows: pass (fail-open, default) or block */
+	uint64_t app_memcap;		/* parser and message state (default 1 GiB) */
+	enum sl_action on_app_memcap;	/* app_memcap refused a flow's state: tempfail/block
+					   (default block) drop the flow's packets from then
+					   on; pass/alert bypass the flow uninspected */
 	bool inline_mode;		/* NFQUEUE: hold/drop for real */
 	bool settle_sync;		/* replay: wait for pending scans at message end */
 	const char *write_streams_dir;	/* NULL = off */
@@ -74,7 +78,8 @@ void sl_worker_free(struct sl_worker *w);
 enum sl_pkt_action sl_worker_packet(struct sl_worker *w, struct sl_packet *p, uint64_t now_us);
 /* Times out idle flows and fragments. */
 void sl_worker_tick(struct sl_worker *w, uint64_t now_us);
-/* Ends every flow (end of a capture file, shutdown). */
+/* Ends every flow and drops the fragments of incomplete datagrams (end of a
+ * capture file, shutdown). */
 void sl_worker_flush(struct sl_worker *w);
 /* End of a capture file: per-source checksum evidence is forgotten
  * (sl_decoder_forget_sources). */

@@ -17,6 +17,8 @@ struct sl_worker {
 	struct sl_worker_config cfg;
 	struct sl_counters ctr;
 	struct sl_memcap stream_mc, defrag_mc;
+	struct sl_memcap app_mc;	/* parsers and messages (flow_app.c) */
+	struct sl_ratelimit rl_app_memcap;
 	struct sl_eve *eve;
 	struct sl_defrag *defrag;
 	struct sl_decoder *dec;
@@ -65,6 +67,7 @@ struct wtxn {
 	struct sl_flow_app *fa;		/* NULL once the flow is gone */
 	struct wtxn *next;		/* the flow's list */
 	struct sl_msg_origin origin;
+	size_t charged;			/* taken from w->app_mc, given back on destroy */
 	bool done;			/* parser finished with it */
 	bool settled;			/* verdict final */
 	bool emitted;
@@ -110,6 +113,7 @@ struct sl_flow_app {
 	bool tls, compress, not_mail;
 	int stream_fd[2];
 	uint64_t stream_written[2];	/* stream offset written so far */
+	size_t charged;			/* taken from w->app_mc for the parser */
 	struct wtxn *txns;
 	struct sl_flow_inl inl;
 };

@@ -91,6 +91,16 @@ struct sl_app *sl_app_new(const struct sl_app_config *cfg, const struct sl_mail_
 	return a;
 }
 
+size_t sl_app_state_size(void)
+{
+	size_t max = 0;
+
+	for (size_t i = 0; i < N_REG; i++)
+		if (registry[i]->state_size > max)
+			max = registry[i]->state_size;
+	return sizeof(struct sl_app) + max;
+}
+
 void sl_app_free(struct sl_app *app)
 {
 	if (!app)

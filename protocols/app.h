@@ -38,6 +38,7 @@
 #define SL_APP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "counters.h"
@@ -71,6 +72,11 @@ struct sl_app *sl_app_new(const struct sl_app_config *cfg, const struct sl_mail_
 			  void *flow, struct sl_counters *ctr, uint16_t server_port);
 /* Ends (abort or done) every transaction still open, then frees. */
 void sl_app_free(struct sl_app *app);
+/* What one app allocates at most, whichever protocol it finds: the app and
+ * the largest parser's state (for the worker's memory accounting).  Not
+ * included: buffers that grow with the traffic (an SMTP envelope record,
+ * IMAP COMPRESS's zlib state and window). */
+size_t sl_app_state_size(void);
 /* The stream consumer (sl_stream_fn shape, with the app as 'u'); s->dir
  * says which direction.  See the worker's duties above. */
 struct sl_consume sl_app_consume(void *app, const struct sl_slice *s);

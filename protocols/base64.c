@@ -234,6 +234,7 @@ size_t sl_b64_decode(struct sl_b64 *s, const uint8_t *in, size_t n, uint8_t *out
 				b64_put3(out + o + 3, b);
 				i += 8;
 				o += 6;
+				s->pads = 0;
 			}
 			if (i + 4 <= n) {
 				uint32_t a = b64_quad(in + i);
@@ -242,6 +243,7 @@ size_t sl_b64_decode(struct sl_b64 *s, const uint8_t *in, size_t n, uint8_t *out
 					b64_put3(out + o, a);
 					i += 4;
 					o += 3;
+					s->pads = 0;
 					continue;
 				}
 			}
@@ -270,12 +272,17 @@ size_t sl_b64_decode(struct sl_b64 *s, const uint8_t *in, size_t n, uint8_t *out
 				s->nq = 0;
 			}
 		} else if (c == '=') {
-			if (s->nq < 2) {
+			if (s->nq == 0 && s->pads && s->mode == SL_B64_CONTINUE) {
+				/* The second '=' of "xx==": the flush came at the first. */
+				s->pads--;
+			} else if (s->nq < 2) {
 				/* Nothing to pad: every decoder skips it. */
 				s->flags |= SL_B64_F_JUNK;
 				s->junk++;
 			} else if (s->mode == SL_B64_CONTINUE) {
 				s->pad_seen = 1;
+				/* '=' still due in this quad */
+				s->pads = (uint8_t)(3 - s->nq);
 				o += b64_flush(s, out + o);
 			} else {
 				s->pad_seen = 1;

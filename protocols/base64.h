@@ -40,7 +40,8 @@ enum sl_b64_flag {
 struct sl_b64 {
 	uint32_t acc;		/* pending sextets, most significant first */
 	uint8_t nq;		/* sextets in acc: 0..3 */
-	uint8_t pads;		/* '=' seen since the last data byte (STOP mode) */
+	uint8_t pads;		/* STOP mode: '=' seen since the last data byte;
+				   CONTINUE: '=' still due after a flush ("xx==") */
 	uint8_t mode;		/* enum sl_b64_mode */
 	uint8_t done;		/* STOP mode: a completing '=' was seen */
 	uint8_t pad_seen;	/* a '=' at quad position >= 2 was seen */

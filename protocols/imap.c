@@ -49,6 +49,8 @@ enum imap_cstate {
 	C_LIT,				/* literal bytes */
 	C_WAIT_CONT,			/* synchronizing literal announced: needs the server's "+" */
 	C_WAIT_DONE,			/* STARTTLS/COMPRESS sent: needs the tagged response */
+	C_TLS_CHECK,			/* STARTTLS accepted: TLS if the next byte
+					   starts a record */
 	C_AUTH,				/* AUTHENTICATE: SASL lines, one per "+" */
 	C_IDLE,				/* IDLE: the next line is DONE */
 };
@@ -509,6 +511,8 @@ static void client_tail(struct imap *s, const uint8_t *p, size_t n, const struct
 		client_cmd_end(s);
 }
 
+static bool starttls_decide(struct imap *s, uint8_t first, const struct sl_packet *pkt);
+
 static void client_eof(struct imap *s, const struct sl_slice *sl, size_t *pos)
 {
 	if (sl_slice_is_last(sl) && *pos < sl->len) {
@@ -540,6 +544,10 @@ static size_t client(struct imap *s, const struct sl_slice *sl)
 				append_park(s);
 			}
 			cl->st = C_LINE;
+			continue;
+		case C_TLS_CHECK:
+			if (starttls_decide(s, sl->data[pos], sl->pkt))
+				goto out;
 			continue;
 		case C_WAIT_CONT:
 		case C_WAIT_DONE:
@@ -761,6 +769,7 @@ static bool on_tagged(struct imap *s, const struct itok *tag, const uint8_t *p, 
 		cl->st = C_LINE;
 		cl->active = false;
 	}
+	bool waited = cl->seq == seq && cl->st == C_WAIT_DONE;
 	if (cl->seq == seq && (cl->st == C_WAIT_DONE || cl->st == C_AUTH || cl->st == C_IDLE))
 		cl->st = C_LINE;
 	switch (kind) {
@@ -779,7 +788,11 @@ static bool on_tagged(struct imap *s, const struct itok *tag, const uint8_t *p, 
 		}
 		break;
 	case IK_STARTTLS:
-		if (ok)
+		/* The client's next byte tells (starttls_decide), when the
+		 * client was still waiting for this answer. */
+		if (ok && waited)
+			cl->st = C_TLS_CHECK;
+		else if (ok)
 			go_tls(s, pkt);
 		break;
 	case IK_COMPRESS:
@@ -926,6 +939,14 @@ static size_t server(struct imap *s, const struct sl_slice *sl)
 			}
 			continue;
 		}
+		/* The client speaks first after STARTTLS: its byte decides,
+		 * unless the server's bytes cannot wait for it. */
+		if (s->cl.st == C_TLS_CHECK) {
+			if (!sl_mctx_must_decide(c, sl, n - pos))
+				goto out;
+			if (starttls_decide(s, sl->data[pos], sl->pkt))
+				goto out;
+		}
 		size_t at = pos;
 		struct sl_line ln;
 		switch (sl_mctx_line(c, &s->ln[1], sl, &pos, &ln)) {
@@ -972,6 +993,22 @@ static void go_tls(struct imap *s, const struct sl_packet *pkt)
 	finish_all(s, "tls");
 }
 
+/* RFC 9051 section 6.2.1 (RFC 2595): after the tagged OK to STARTTLS the
+ * client starts the TLS negotiation.  A session that goes on in cleartext
+ * instead (a server that ignores its own OK, decrypted TLS written back) is
+ * still IMAP: parsed, not skipped, so announcing STARTTLS cannot blind the
+ * inspection.  Returns true when the flow went TLS. */
+static bool starttls_decide(struct imap *s, uint8_t first, const struct sl_packet *pkt)
+{
+	if (first == 0x16) {		/* TLS record type handshake */
+		go_tls(s, pkt);
+		return true;
+	}
+	sl_mctx_anomaly(s->c, NULL, SL_ANOM_IMAP_STARTTLS_CLEARTEXT, pkt, NULL);
+	s->cl.st = C_LINE;
+	return false;
+}
+
 static void go_compress(struct imap *s, const struct sl_packet *pkt)
 {
 	if (s->compressed[0])
@@ -995,6 +1032,10 @@ static void on_gap(struct imap *s, const struct sl_slice *sl)
 	if (sl->dir == SL_TO_SERVER) {
 		struct imap_client *cl = &s->cl;
 		sl_mtxn_abort(s->c, &cl->msg, "gap");
+		if (cl->st == C_TLS_CHECK) {
+			go_tls(s, sl->pkt);	/* the deciding byte is lost: assume TLS */
+			return;
+		}
 		/* Bytes held back for a "+" were the literal's first bytes. */
 		if (cl->st == C_WAIT_CONT)
 			cl->st = C_LIT;
@@ -1026,7 +1067,7 @@ static struct sl_consume plain(void *st, const struct sl_slice *sl)
 
 	if (sl->flags & SL_SLICE_GAP)
 		on_gap(s, sl);
-	used = sl->dir == SL_TO_SERVER ? client(s, sl) : server(s, sl);
+	used = s->stopped ? sl->len : sl->dir == SL_TO_SERVER ? client(s, sl) : server(s, sl);
 	if (s->stopped)
 		return (struct sl_consume){ SL_CONSUME_STOP, sl->len };
 	return (struct sl_consume){ SL_CONSUME_OK, used };
@@ -1111,6 +1152,7 @@ const struct sl_proto_ops sl_imap_ops = {
 	.name = "imap",
 	.id = SL_PROTO_IMAP,
 	.ports_off = offsetof(struct sl_app_config, imap_ports),
+	.state_size = sizeof(struct imap),
 	.probe = imap_probe,
 	.create = imap_create,
 	.destroy = imap_destroy,

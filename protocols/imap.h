@@ -18,7 +18,12 @@
  *     done().  A synchronizing literal the server refuses is begun and
  *     aborted ("rejected").
  * Every other literal is framed and skipped.  Tagged status maps to reply
- * codes as above (IMAP has none of its own). */
+ * codes as above (IMAP has none of its own).
+ *
+ * STARTTLS: after the tagged OK the client's first byte decides.  A TLS
+ * record (0x16) ends the parsing (note TLS); anything else is parsed on as
+ * IMAP with imap.starttls_cleartext, so announcing STARTTLS cannot hide
+ * what follows.  A gap where that byte would be is taken for TLS. */
 #ifndef SL_IMAP_H
 #define SL_IMAP_H
 

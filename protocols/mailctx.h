@@ -59,6 +59,7 @@ struct sl_proto_ops {
 	const char *name;
 	enum sl_proto id;
 	size_t ports_off;		/* offsetof(struct sl_app_config, <its ports>) */
+	size_t state_size;		/* bytes create() allocates (memory accounting) */
 	/* Does the server's first bytes look like this protocol's greeting? */
 	enum sl_probe (*probe)(const uint8_t *p, size_t n);
 	/* midstream: the flow was picked up without its start (no greeting). */

@@ -7,7 +7,8 @@
  *   HEADERS  header lines of the current entity, buffered one field at a time
  *            in hbuf (bounded by max_header_bytes) because a field is only
  *            complete when the next line does not start with whitespace;
- *   BODY     a leaf's body, fed to each reading's transfer decoder;
+ *   BODY     a leaf's body, fed to each reading's transfer decoder (one
+ *            reading may first read more header lines: see struct alt);
  *   PRE/EPI  a multipart's preamble / epilogue (pseudo parts);
  *   RAW      given up: everything to the end is one raw part.
  *
@@ -52,6 +53,7 @@
 #define FN_MAX		1024
 #define TOK_MAX		32
 #define READINGS_MAX	16	/* hard cap on max_readings */
+#define ALT_FIELD_MAX	4096	/* a field read on past a colon-less line (longer: cut) */
 #define LINE_RFC_MAX	998
 
 enum st { S_HEADERS, S_BODY, S_PRE, S_EPI, S_RAW, S_DONE };
@@ -75,6 +77,9 @@ struct reading {
 	struct sl_mime_part p;
 	uint8_t dec;
 	bool open;
+	bool begun;		/* part_begin called: part_end owed */
+	bool hdrs;		/* the reading on past a colon-less line, still in
+				   its headers (struct alt) */
 	struct sl_b64 b64;
 	struct sl_qp qp;
 	struct sl_uu uu;
@@ -88,6 +93,7 @@ struct ent {
 	bool id_done;
 	bool got_field;		/* at least one field: a leading continuation has a home */
 	bool digest_child;	/* default type message/rfc822 */
+	bool no_colon;		/* the headers ended at a line without a colon */
 	unsigned nhdr, nct, ncte, ncd;
 	char ct[CT_MAX], ct_alt[CT_MAX];
 	char cs[CS_MAX];
@@ -107,6 +113,24 @@ struct pseudo {
 	bool begun;
 	uint16_t hold;
 	uint8_t buf[WS_HOLD];
+};
+
+/* The other reading of a leaf whose header block ended at a line that is
+ * neither a field nor a continuation (mime.header_no_colon).  Python's email
+ * package, and so reading 0, takes that line as the body's first; clients
+ * that read on (Suricata, some mail readers) skip it and take the fields
+ * after it as headers up to the blank line.  This reading does the latter
+ * over reading 0's body bytes: header lines are parsed here (only
+ * Content-Type, Content-Transfer-Encoding and Content-Disposition shape it;
+ * no header callback, the lines are body text of reading 0 and inspected
+ * there), then what follows the blank line is decoded as they say.  One at
+ * a time: only the open leaf has one. */
+struct alt {
+	struct ent e;		/* the entity's headers, then the ones read on */
+	uint8_t buf[ALT_FIELD_MAX];	/* pending field [0, ls), current line [ls, len) */
+	size_t ls, len;
+	size_t line;		/* bytes of the current line, stored or not */
+	size_t total;		/* header bytes read on: bounded by max_header_bytes */
 };
 
 struct sl_mime {
@@ -129,6 +153,7 @@ struct sl_mime {
 	unsigned nrd;
 
 	struct pseudo ps;	/* preamble/epilogue of the top level, or the raw part */
+	struct alt alt;
 
 	/* uuencode blocks inside the current text part */
 	bool uu_scan;
@@ -225,6 +250,30 @@ void sl_mime_reset(struct sl_mime *m)
 	ent_reset(m, 0, 0, false);
 }
 
+/* Clamps limits the way sl_mime_new() uses them. */
+static void limits_effective(struct sl_mime_limits *l)
+{
+	if (l->max_readings == 0)
+		l->max_readings = 1;
+	if (l->max_readings > READINGS_MAX)
+		l->max_readings = READINGS_MAX;
+	if (l->max_header_bytes < 256)
+		l->max_header_bytes = 256;
+}
+
+size_t sl_mime_state_size(const struct sl_mime_limits *lim)
+{
+	struct sl_mime_limits l;
+
+	if (lim)
+		l = *lim;
+	else
+		sl_mime_limits_default(&l);
+	limits_effective(&l);
+	return sizeof(struct sl_mime) + ((size_t)l.max_depth + 1) * sizeof(struct level) +
+	       l.max_readings * sizeof(struct reading) + SCRATCH + 1024;
+}
+
 struct sl_mime *sl_mime_new(const struct sl_mime_limits *lim, const struct sl_mime_cb *cb,
 			    void *u, struct sl_counters *ctr)
 {
@@ -236,12 +285,7 @@ struct sl_mime *sl_mime_new(const struct sl_mime_limits *lim, const struct sl_mi
 		m->lim = *lim;
 	else
 		sl_mime_limits_default(&m->lim);
-	if (m->lim.max_readings == 0)
-		m->lim.max_readings = 1;
-	if (m->lim.max_readings > READINGS_MAX)
-		m->lim.max_readings = READINGS_MAX;
-	if (m->lim.max_header_bytes < 256)
-		m->lim.max_header_bytes = 256;
+	limits_effective(&m->lim);
 	if (cb)
 		m->cb = *cb;
 	m->u = u;
@@ -375,6 +419,7 @@ static void rd_open(struct sl_mime *m, struct reading *r, enum dec dec, enum sl_
 {
 	r->dec = (uint8_t)dec;
 	r->open = true;
+	r->begun = true;
 	r->out = 0;
 	sl_b64_init(&r->b64, mode);
 	sl_qp_init(&r->qp);
@@ -401,10 +446,20 @@ static struct reading *rd_spawn_b64(struct sl_mime *m, struct reading *from)
 	return r;
 }
 
+static size_t alt_feed(struct sl_mime *m, struct reading *r, const uint8_t *p, size_t n);
+
 static void rd_feed(struct sl_mime *m, struct reading *r, const uint8_t *p, size_t n)
 {
 	uint8_t *o = m->scratch;
 
+	if (r->hdrs) {
+		size_t used = alt_feed(m, r, p, n);
+
+		p += used;
+		n -= used;
+	}
+	if (!r->open)
+		return;		/* still in its headers, or gave up there */
 	while (n) {
 		size_t k, used = 0, on = 0;
 
@@ -502,7 +557,8 @@ static void leaf_end(struct sl_mime *m)
 		}
 	}
 	for (unsigned i = 0; i < m->nrd; i++)
-		part_end(m, &m->rd[i].p);
+		if (m->rd[i].begun)
+			part_end(m, &m->rd[i].p);
 	m->nrd = 0;
 }
 
@@ -1017,6 +1073,22 @@ static void leaf_start(struct sl_mime *m, bool raw)
 		r->dec = (uint8_t)d;
 		n++;
 	}
+	if (!raw && e->no_colon) {
+		if (n >= m->lim.max_readings) {
+			anom(m, SL_ANOM_MIME_READINGS_LIMIT, "headers read on past a line "
+			     "without a colon");
+		} else {
+			struct reading *r = &m->rd[n];
+
+			memset(r, 0, sizeof(*r));
+			r->p = e->hp;
+			r->p.reading = (uint8_t)n;
+			r->hdrs = true;
+			m->alt.e = *e;
+			m->alt.ls = m->alt.len = m->alt.line = m->alt.total = 0;
+			n++;
+		}
+	}
 	if (raw) {
 		struct reading *r = &m->rd[0];
 
@@ -1029,7 +1101,9 @@ static void leaf_start(struct sl_mime *m, bool raw)
 	}
 	m->nrd = n;
 	for (unsigned i = 0; i < n; i++)
-		rd_open(m, &m->rd[i], (enum dec)m->rd[i].dec, i == 0 ? SL_B64_STOP : SL_B64_CONTINUE);
+		if (!m->rd[i].hdrs)
+			rd_open(m, &m->rd[i], (enum dec)m->rd[i].dec,
+				i == 0 ? SL_B64_STOP : SL_B64_CONTINUE);
 	if (!raw && m->rd[0].p.is_text) {
 		m->uu_scan = true;
 		sl_uu_init(&m->uus);
@@ -1202,6 +1276,166 @@ static bool field_line(const uint8_t *l, size_t n, bool *space)
 	return true;
 }
 
+/* ---- the reading on past a colon-less header line (struct alt) ---------- */
+
+/* Exchanges the current entity and the alternative one: the header helpers
+ * and ent_resolve work on m->e (and raise anomalies against it: the same
+ * part).  Done around each call, so m->e is the current entity otherwise. */
+static void alt_swap(struct sl_mime *m)
+{
+	struct ent t;
+
+	memcpy(&t, &m->e, sizeof(t));
+	memcpy(&m->e, &m->alt.e, sizeof(t));
+	memcpy(&m->alt.e, &t, sizeof(t));
+}
+
+/* One field read on, f[0..fl) with its folded lines. */
+static void alt_field(struct sl_mime *m, uint8_t *f, size_t fl)
+{
+	static const char *const names[] = {
+		"content-type", "content-transfer-encoding", "content-disposition",
+	};
+	uint8_t *colon = memchr(f, ':', fl);
+	size_t nl = colon ? (size_t)(colon - f) : 0;
+	unsigned k;
+
+	while (nl && (f[nl - 1] == ' ' || f[nl - 1] == '\t'))
+		nl--;
+	for (k = 0; k < 3; k++)
+		if (nl == strlen(names[k]) && !strncasecmp((char *)f, names[k], nl))
+			break;
+	if (k == 3)
+		return;
+	uint8_t *v = colon + 1;
+	size_t vl = sl_mime_hdr_unfold(v, fl - (size_t)(v - f));
+
+	alt_swap(m);
+	if (k == 0)
+		hdr_content_type(m, v, vl);
+	else if (k == 1)
+		hdr_cte(m, v, vl);
+	else
+		hdr_disposition(m, v, vl);
+	alt_swap(m);
+}
+
+/* p's strings point into the entity at 'from'; make them point at the same
+ * fields of the copy at 'to'. */
+static void hp_rebase(struct sl_mime_part *p, const struct ent *from, const struct ent *to)
+{
+	const char **s[] = { &p->content_type, &p->alt_content_type, &p->charset,
+			     &p->disposition, &p->filename, &p->alt_filename };
+	uintptr_t lo = (uintptr_t)from, hi = lo + sizeof(*from);
+
+	for (unsigned i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+		if ((uintptr_t)*s[i] >= lo && (uintptr_t)*s[i] < hi)
+			*s[i] = (const char *)to + ((uintptr_t)*s[i] - lo);
+}
+
+/* The blank line: the reading begins, decoded as its headers say. */
+static void alt_open(struct sl_mime *m, struct reading *r)
+{
+	struct alt *a = &m->alt;
+	bool known;
+
+	alt_swap(m);
+	ent_resolve(m);
+	alt_swap(m);
+	hp_rebase(&a->e.hp, &m->e, &a->e);
+	enum dec d = cte_dec(a->e.cte, &known);
+	uint8_t reading = r->p.reading;
+
+	r->p = a->e.hp;
+	r->p.reading = reading;
+	r->p.encoding = d == D_IDENT && known && a->e.cte[0] ? a->e.cte : dec_name[d];
+	r->hdrs = false;
+	rd_open(m, r, d, SL_B64_CONTINUE);
+}
+
+/* The current line joins the pending field.  The field is cut to leave room
+ * for the first bytes of the next line, so a blank line is always seen. */
+static void alt_pend(struct alt *a)
+{
+	if (a->len > sizeof(a->buf) - 2)
+		a->len = sizeof(a->buf) - 2;
+	a->ls = a->len;
+}
+
+/* One complete line at buf[ls..len) (line bytes long, maybe not all kept).
+ * Returns true at the blank line ending the headers. */
+static bool alt_line(struct sl_mime *m, struct reading *r)
+{
+	struct alt *a = &m->alt;
+	uint8_t *l = a->buf + a->ls;
+	size_t n = a->len - a->ls;
+	bool space;
+
+	/* n >= min(line, 2): see alt_pend */
+	if ((a->line == 1 && l[0] == '\n') || (a->line == 2 && l[0] == '\r' && l[1] == '\n')) {
+		if (a->ls)
+			alt_field(m, a->buf, a->ls);
+		alt_open(m, r);
+		return true;
+	}
+	if (n && (l[0] == ' ' || l[0] == '\t')) {
+		/* continues the pending field; with none, skipped */
+		if (a->ls)
+			alt_pend(a);
+		else
+			a->len = 0;
+		return false;
+	}
+	if (a->ls) {
+		alt_field(m, a->buf, a->ls);
+		memmove(a->buf, l, n);
+		a->len = n;
+		a->ls = 0;
+		l = a->buf;
+	}
+	if (field_line(l, n, &space))
+		alt_pend(a);
+	else
+		a->len = 0;	/* not a field either: skipped, as those clients do */
+	return false;
+}
+
+/* Header lines of the reading on.  Returns the bytes taken: all of p, or
+ * up to the blank line (the reading has begun; the rest is its body). */
+static size_t alt_feed(struct sl_mime *m, struct reading *r, const uint8_t *p, size_t n)
+{
+	struct alt *a = &m->alt;
+	size_t i = 0;
+
+	while (i < n) {
+		const uint8_t *lf = memchr(p + i, '\n', n - i);
+		size_t take = lf ? (size_t)(lf - (p + i)) + 1 : n - i;
+		size_t keep = take < sizeof(a->buf) - a->len ? take : sizeof(a->buf) - a->len;
+
+		memcpy(a->buf + a->len, p + i, keep);
+		a->len += keep;
+		a->line += take;
+		a->total += take;
+		i += take;
+		if (a->total > m->lim.max_header_bytes) {
+			/* Headers that never end: this reading gives up (reading 0
+			 * has every byte). */
+			anom(m, SL_ANOM_MIME_READINGS_LIMIT, "headers read on past a line "
+			     "without a colon: too long");
+			r->hdrs = false;
+			return n;
+		}
+		if (!lf)
+			break;
+		bool end = alt_line(m, r);
+
+		a->line = 0;
+		if (end)
+			return i;
+	}
+	return i;
+}
+
 /* One complete physical line at hbuf[ls..hlen) (eof: without its LF).
  * Returns true when the header block is over. */
 static bool hdr_line(struct sl_mime *m, bool eof)
@@ -1268,9 +1502,12 @@ static bool hdr_line(struct sl_mime *m, bool eof)
 		return false;
 	}
 	/* Not a field: the headers end and this line is the first of the body
-	 * (Python does the same; some clients would read on). */
-	if (n)
+	 * (Python does the same).  Some clients read on: another reading
+	 * (struct alt) follows them. */
+	if (n) {
 		anom(m, SL_ANOM_MIME_HEADER_NO_COLON, NULL);
+		e->no_colon = true;
+	}
 	if (n)
 		memcpy(m->sbuf, m->hbuf, n);
 	m->hlen = 0;

@@ -48,7 +48,13 @@
  * value is NUL-terminated and vlen long; it is UTF-8 unless an anomaly says
  * otherwise (mime.header_8bit, mime.charset_unknown keep raw bytes).  As in
  * Python: a line that is not a field ends the headers and starts the body
- * (mime.header_no_colon), ":x" is a field with an empty name, a first
+ * (mime.header_no_colon; for a leaf, another reading follows the clients
+ * that read on - Suricata, some mail readers: the line skipped, the fields
+ * after it up to the blank line shape that reading (Content-Type,
+ * Content-Transfer-Encoding, Content-Disposition; they get no header
+ * callback, being reading 0's body text), and the rest of the body is
+ * decoded as they say; it begins at that blank line, and does not exist if
+ * the blank line never comes), ":x" is a field with an empty name, a first
  * "From " line is skipped; unlike Python, "Name : x" is a field
  * (mime.header_name_space), as clients read it.
  *
@@ -84,6 +90,10 @@ struct sl_mime_limits {
 };
 
 void sl_mime_limits_default(struct sl_mime_limits *l);
+/* Bytes sl_mime_new() allocates with these limits (for memory accounting).
+ * The buffers of a long header field come on top, when one arrives: up to
+ * 4 x max_header_bytes. */
+size_t sl_mime_state_size(const struct sl_mime_limits *lim);
 
 /* What a part is.  Only SL_MIME_KIND_BODY parts are entities of the MIME
  * tree; the others are extra views the decoder adds so nothing goes

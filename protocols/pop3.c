@@ -28,7 +28,12 @@ struct pop3_pend {
 	char text[POP3_CMD_MAX];
 };
 
-enum pop3_cstate { C_CMD, C_AUTH, C_WAIT_TLS };
+enum pop3_cstate {
+	C_CMD,
+	C_AUTH,
+	C_WAIT_TLS,			/* STLS sent: TLS if the server says +OK */
+	C_TLS_CHECK,			/* +OK to STLS: TLS if the next byte starts a record */
+};
 
 struct pop3 {
 	const struct sl_mail_ctx *c;
@@ -122,6 +127,8 @@ static void command(struct pop3 *s, const uint8_t *p, size_t n, const struct sl_
 	}
 }
 
+static bool stls_decide(struct pop3 *s, uint8_t first, const struct sl_packet *pkt);
+
 static void client_eof(struct pop3 *s, const struct sl_slice *sl, size_t *pos)
 {
 	if (sl_slice_is_last(sl) && *pos < sl->len) {
@@ -135,7 +142,12 @@ static size_t client(struct pop3 *s, const struct sl_slice *sl)
 	const struct sl_mail_ctx *c = s->c;
 	size_t n = sl->len, pos = 0;
 
-	while (pos < n) {
+	while (pos < n && !s->stopped) {
+		if (s->cst == C_TLS_CHECK) {
+			if (stls_decide(s, sl->data[pos], sl->pkt))
+				break;
+			continue;
+		}
 		bool waiting = (s->cst == C_WAIT_TLS) || (s->cst == C_AUTH && !s->grants) ||
 			       (s->cst == C_CMD && s->qn == POP3_QUEUE);
 		if (waiting) {
@@ -200,6 +212,22 @@ static void go_tls(struct pop3 *s, const struct sl_packet *pkt)
 	sl_mtxn_finish(s->c, &s->msg, "tls");
 }
 
+/* RFC 2595 section 4: after +OK to STLS the client starts the TLS
+ * negotiation.  A session that goes on in cleartext instead (a server that
+ * ignores its own +OK, decrypted TLS written back) is still POP3: parsed,
+ * not skipped, so announcing STLS cannot blind the inspection.  Returns
+ * true when the flow went TLS. */
+static bool stls_decide(struct pop3 *s, uint8_t first, const struct sl_packet *pkt)
+{
+	if (first == 0x16) {		/* TLS record type handshake */
+		go_tls(s, pkt);
+		return true;
+	}
+	sl_mctx_anomaly(s->c, NULL, SL_ANOM_POP3_STLS_CLEARTEXT, pkt, NULL);
+	s->cst = C_CMD;
+	return false;
+}
+
 /* A status line answering the queue head. */
 static void on_status(struct pop3 *s, enum status st, const struct sl_packet *pkt)
 {
@@ -226,7 +254,9 @@ static void on_status(struct pop3 *s, enum status st, const struct sl_packet *pk
 		}
 		break;
 	case K_STLS:
-		if (st == ST_OK)
+		if (st == ST_OK && s->cst == C_WAIT_TLS)
+			s->cst = C_TLS_CHECK;	/* the client's next byte tells */
+		else if (st == ST_OK)
 			go_tls(s, pkt);
 		else if (s->cst == C_WAIT_TLS)
 			s->cst = C_CMD;
@@ -247,6 +277,14 @@ static size_t server(struct pop3 *s, const struct sl_slice *sl)
 	size_t n = sl->len, pos = 0;
 
 	while (pos < n && !s->stopped) {
+		/* The client speaks first after STLS: its byte decides,
+		 * unless the server's bytes cannot wait for it. */
+		if (s->cst == C_TLS_CHECK) {
+			if (!sl_mctx_must_decide(c, sl, n - pos))
+				break;
+			if (stls_decide(s, p[pos], sl->pkt))
+				break;
+		}
 		if (s->multi) {
 			struct emit_ctx x = { s, sl->pkt };
 			uint32_t amb = s->dot.ambiguous;
@@ -308,6 +346,10 @@ static size_t server(struct pop3 *s, const struct sl_slice *sl)
 static void on_gap(struct pop3 *s, const struct sl_slice *sl)
 {
 	if (sl->dir == SL_TO_SERVER) {
+		if (s->cst == C_TLS_CHECK) {
+			go_tls(s, sl->pkt);	/* the deciding byte is lost: assume TLS */
+			return;
+		}
 		s->ln[0].skipping = true;
 		return;
 	}
@@ -318,7 +360,8 @@ static void on_gap(struct pop3 *s, const struct sl_slice *sl)
 		return;
 	}
 	s->qn = 0;			/* lost responses: nothing matches any more */
-	s->cst = C_CMD;
+	if (s->cst != C_TLS_CHECK)	/* that one waits for the client's byte */
+		s->cst = C_CMD;
 	s->ln[1].skipping = true;
 	s->greeted = true;
 }
@@ -332,7 +375,7 @@ static struct sl_consume pop3_parse(void *st, const struct sl_slice *sl)
 		return (struct sl_consume){ SL_CONSUME_STOP, sl->len };
 	if (sl->flags & SL_SLICE_GAP)
 		on_gap(s, sl);
-	used = sl->dir == SL_TO_SERVER ? client(s, sl) : server(s, sl);
+	used = s->stopped ? sl->len : sl->dir == SL_TO_SERVER ? client(s, sl) : server(s, sl);
 	if (s->stopped)
 		return (struct sl_consume){ SL_CONSUME_STOP, sl->len };
 	return (struct sl_consume){ SL_CONSUME_OK, used };
@@ -370,6 +413,7 @@ const struct sl_proto_ops sl_pop3_ops = {
 	.name = "pop3",
 	.id = SL_PROTO_POP3,
 	.ports_off = offsetof(struct sl_app_config, pop3_ports),
+	.state_size = sizeof(struct pop3),
 	.probe = pop3_probe,
 	.create = pop3_create,
 	.destroy = pop3_destroy,

@@ -6,7 +6,12 @@
  * "RETR 3", the dot-unstuffed lines, end on the packet carrying the
  * terminator, done).  Other multi-line responses (LIST, UIDL, CAPA, AUTH
  * without a mechanism) are framed and skipped; -ERR is always one line.
- * Responses are matched to pipelined commands in order. */
+ * Responses are matched to pipelined commands in order.
+ *
+ * STLS: after +OK the client's first byte decides.  A TLS record (0x16)
+ * ends the parsing (note TLS); anything else is parsed on as POP3 with
+ * pop3.stls_cleartext, so announcing STLS cannot hide what follows.  A gap
+ * where that byte would be is taken for TLS. */
 #ifndef SL_POP3_H
 #define SL_POP3_H
 

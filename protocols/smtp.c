@@ -957,6 +957,7 @@ const struct sl_proto_ops sl_smtp_ops = {
 	.name = "smtp",
 	.id = SL_PROTO_SMTP,
 	.ports_off = offsetof(struct sl_app_config, smtp_ports),
+	.state_size = sizeof(struct smtp),
 	.probe = smtp_probe,
 	.create = smtp_create,
 	.destroy = smtp_destroy,

@@ -49,6 +49,7 @@ struct dgram {
 	uint32_t max_end;
 	uint32_t held;			/* bytes in pieces */
 	uint32_t nfrags;
+	uint32_t pkt_flags;		/* SL_PKT_FRAG_*: anomalies of any of its fragments */
 	size_t charged;			/* bytes taken from the memcap */
 	uint8_t *hdr;			/* offset-0 fragment's header (see struct sl_frag) */
 	uint32_t hdr_len, nh_off;
@@ -68,6 +69,7 @@ struct sl_defrag {
 	size_t bytes;
 	struct dgram *oldest, *newest;
 	uint8_t *out;			/* the completed datagram, IPV6_HDR_LEN + MAX_IP_LEN */
+	uint32_t out_flags;		/* SL_PKT_FRAG_* of the datagram in out */
 };
 
 void sl_defrag_config_default(struct sl_defrag_config *c)
@@ -192,6 +194,17 @@ unsigned sl_defrag_expire(struct sl_defrag *df, uint64_t now_us)
 	return n;
 }
 
+unsigned sl_defrag_flush(struct sl_defrag *df)
+{
+	unsigned n = 0;
+
+	for (; df->oldest; n++)
+		dgram_free(df, df->oldest);
+	sl_ctr_add(df->ctr, SL_CTR_DEFRAG_FLUSHED, n);
+	return n;
+}
+
+uint32_t sl_defrag_done_flags(const struct sl_defrag *df) { return df->out_flags; }
 unsigned sl_defrag_pending(const struct sl_defrag *df) { return df->count; }
 size_t sl_defrag_bytes(const struct sl_defrag *df) { return df->bytes; }
 
@@ -355,6 +368,7 @@ enum sl_defrag_result sl_defrag_add(struct sl_defrag *df, const struct sl_frag *
 {
 	uint8_t key_proto = f->family == 4 ? f->proto : 0;
 	uint32_t len = f->len;
+	uint32_t flags = 0;		/* SL_PKT_FRAG_* this fragment adds to its datagram */
 
 	sl_ctr_inc(df->ctr, SL_CTR_DEFRAG_FRAGS);
 	sl_defrag_expire(df, now_us);
@@ -370,6 +384,7 @@ enum sl_defrag_result sl_defrag_add(struct sl_defrag *df, const struct sl_frag *
 			return drop(df, NULL, SL_CTR_DEFRAG_BAD_LEN, SL_ANOM_DEFRAG_BAD_LEN, pkt,
 				    "non-last fragment length not a multiple of 8");
 		len &= ~7u;
+		flags |= SL_PKT_FRAG_BAD_LEN;
 		sl_ctr_inc(df->ctr, SL_CTR_DEFRAG_BAD_LEN);
 		report(df, SL_ANOM_DEFRAG_BAD_LEN, pkt, "non-last fragment cut to a multiple of 8");
 	}
@@ -413,6 +428,7 @@ enum sl_defrag_result sl_defrag_add(struct sl_defrag *df, const struct sl_frag *
 		d->first_proto = f->proto;
 		d->have_first = true;
 		if (f->more && tiny_first(f, len)) {
+			flags |= SL_PKT_FRAG_TINY;
 			sl_ctr_inc(df->ctr, SL_CTR_DEFRAG_TINY);
 			report(df, SL_ANOM_DEFRAG_TINY, pkt, NULL);
 		}
@@ -430,14 +446,17 @@ enum sl_defrag_result sl_defrag_add(struct sl_defrag *df, const struct sl_frag *
 		sl_ctr_inc(df->ctr, SL_CTR_DEFRAG_DUPLICATES);
 		break;
 	case OV_EQUAL:
+		flags |= SL_PKT_FRAG_OVERLAP;
 		sl_ctr_inc(df->ctr, SL_CTR_DEFRAG_OVERLAPS);
 		report(df, SL_ANOM_DEFRAG_OVERLAP, pkt, NULL);
 		break;
 	case OV_CONFLICT:
+		flags |= SL_PKT_FRAG_CONFLICT;
 		sl_ctr_inc(df->ctr, SL_CTR_DEFRAG_CONFLICTS);
 		report(df, SL_ANOM_DEFRAG_OVERLAP_CONFLICT, pkt, "first-seen bytes kept");
 		break;
 	}
+	d->pkt_flags |= flags;
 
 	if (!d->have_first || !d->have_last || d->held != d->total)
 		return SL_DEFRAG_HELD;
@@ -447,6 +466,7 @@ enum sl_defrag_result sl_defrag_add(struct sl_defrag *df, const struct sl_frag *
 		return drop(df, d, SL_CTR_DEFRAG_TOO_BIG, SL_ANOM_DEFRAG_TOO_BIG, pkt, NULL);
 	*out_len = assemble(df, d);
 	*out = df->out;
+	df->out_flags = d->pkt_flags;
 	dgram_free(df, d);
 	sl_ctr_inc(df->ctr, SL_CTR_DEFRAG_DONE);
 	return SL_DEFRAG_DONE;

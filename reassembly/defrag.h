@@ -106,6 +106,19 @@ enum sl_defrag_result sl_defrag_add(struct sl_defrag *df, const struct sl_frag *
  * too; call it from a timer so idle periods also release memory. */
 unsigned sl_defrag_expire(struct sl_defrag *df, uint64_t now_us);
 
+/* The SL_PKT_FRAG_* flags (packet.h) of the datagram the last
+ * SL_DEFRAG_DONE returned: the overlaps, conflicts, tiny first fragment and
+ * cut lengths met by ANY of its fragments, including those that arrived
+ * before the completing one.  The decoder copies them onto the reassembled
+ * packet so the worker can raise them on the datagram's flow (reassembly
+ * runs before the flow lookup).  Valid until the next sl_defrag_add(). */
+uint32_t sl_defrag_done_flags(const struct sl_defrag *df);
+
+/* Drops every datagram in reassembly (end of a capture file: fragments of
+ * one file must not complete datagrams of the next; shutdown); counted as
+ * defrag.flushed, no anomaly.  Returns how many. */
+unsigned sl_defrag_flush(struct sl_defrag *df);
+
 /* Datagrams currently held, and bytes charged for them. */
 unsigned sl_defrag_pending(const struct sl_defrag *df);
 size_t sl_defrag_bytes(const struct sl_defrag *df);

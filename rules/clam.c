@@ -1,6 +1,7 @@
 #include "clam.h"
 
 #include <clamav.h>
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -149,6 +150,23 @@ static int set_num(struct cl_engine *cl, enum cl_engine_field f, long long v, co
 	return 0;
 }
 
+/* True for a directory with nothing but dot files: the state Debian's clamav
+ * package leaves /var/lib/clamav in until freshclam runs.  Said plainly, as
+ * libclamav would only answer "Can't open file or directory". */
+static bool dir_is_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	bool empty = true;
+
+	if (!d)
+		return false;
+	while (empty && (de = readdir(d)) != NULL)
+		empty = de->d_name[0] == '.';
+	closedir(d);
+	return empty;
+}
+
 /* Loads and compiles one engine.  Slow (seconds for the official
  * database): runs on the reload path, never on a worker. */
 static struct sl_clam_engine *engine_load(const struct sl_clam_config *cfg, char *err,
@@ -162,6 +180,10 @@ static struct sl_clam_engine *engine_load(const struct sl_clam_config *cfg, char
 		set_err(err, errlen, "clamav database %s: %s",
 			cfg->database ? cfg->database : "(none)",
 			cfg->database ? strerror(errno) : "not configured");
+		return NULL;
+	}
+	if (S_ISDIR(st.st_mode) && dir_is_empty(cfg->database)) {
+		set_err(err, errlen, "clamav database %s is an empty directory", cfg->database);
 		return NULL;
 	}
 	e = calloc(1, sizeof(*e));

@@ -37,7 +37,18 @@ enum sl_pkt_flag {
 	SL_PKT_DEFRAGMENTED  = 1u << 3,	/* l3 points into a defrag buffer */
 	SL_PKT_TRUNCATED     = 1u << 4,	/* caplen < wire length: payload cut short */
 	SL_PKT_INJECTED      = 1u << 5,	/* made by sluice itself (never inspected) */
+	/* A reassembled datagram (SL_PKT_DEFRAGMENTED) whose fragments -- any
+	 * of them, not only the completing one -- raised defrag.overlap,
+	 * defrag.overlap_conflict, defrag.tiny_fragment, defrag.bad_length.
+	 * Reassembly runs before the flow lookup; these carry the facts to the
+	 * flow the datagram belongs to (the worker raises them there). */
+	SL_PKT_FRAG_OVERLAP  = 1u << 6,
+	SL_PKT_FRAG_CONFLICT = 1u << 7,
+	SL_PKT_FRAG_TINY     = 1u << 8,
+	SL_PKT_FRAG_BAD_LEN  = 1u << 9,
 };
+#define SL_PKT_FRAG_ANOMALIES (SL_PKT_FRAG_OVERLAP | SL_PKT_FRAG_CONFLICT | SL_PKT_FRAG_TINY | \
+			       SL_PKT_FRAG_BAD_LEN)
 
 struct sl_packet {
 	uint64_t index;			/* 1-based pcap record index; inline: per-queue sequence */

@@ -24,12 +24,11 @@ usage: imap_pop3.py SLUICE_BINARY SOURCE_ROOT [bridge|routed]
 """
 import imaplib
 import os
-import ssl
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import (Raw, eicar_message, main, maildir_messages, marker_message,  # noqa: E402
-                    message)
+from e2elib import (Raw, eicar_message, lab_tls, main, maildir_messages,  # noqa: E402
+                    marker_message, message)
 
 USER, PASSWORD = "alice", "wonderland"
 
@@ -156,10 +155,7 @@ def run(lab, ctx, check):
     # IMAP STARTTLS: bypassed.
     before = ctx.rule_packets()[0]
     m = ctx.imap()
-    tls = ssl.create_default_context()
-    tls.check_hostname = False
-    tls.verify_mode = ssl.CERT_NONE
-    m.starttls(ssl_context=tls)
+    m.starttls(ssl_context=lab_tls())
     m.login(USER, PASSWORD)
     typ, n = m.select("INBOX")
     typ2, data = m.fetch("3", "(BODY.PEEK[])")

@@ -27,14 +27,13 @@ ClamAV database.  Checks, against what the servers stored:
 usage: smtp.py SLUICE_BINARY SOURCE_ROOT [bridge|routed]
 """
 import os
-import ssl
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import (Raw, bdat_transaction, eicar_message, keyword_message, main,  # noqa: E402
-                    maildir_messages, marker_message, message, quit_quietly, send,
-                    smtp_transaction, stored, wait_for)
+from e2elib import (Raw, bdat_transaction, eicar_message, keyword_message,  # noqa: E402
+                    lab_tls, main, maildir_messages, marker_message, message,
+                    quit_quietly, send, stored, wait_for)
 from mailtruth import dot_stuff  # noqa: E402
 
 
@@ -149,10 +148,7 @@ def run(lab, ctx, check):
     mt = message("clean-tls")
     c = ctx.smtp()
     c.ehlo()
-    tls = ssl.create_default_context()
-    tls.check_hostname = False
-    tls.verify_mode = ssl.CERT_NONE
-    c.starttls(context=tls)
+    c.starttls(context=lab_tls())
     r = send(c, mt)
     quit_quietly(c)
     check(r == (250, ""), "message over STARTTLS accepted (%r)" % (r,))

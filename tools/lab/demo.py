@@ -2,15 +2,15 @@
 """The inline demo (run by tools/demo): sluice on a real NFQUEUE in a
 network-namespace lab, with real servers and clients, told as a story.
 
-usage: demo.py SLUICE_BINARY   (root; falls back to `sluice replay` of
-                                test/pcaps/lab when it cannot build the lab)
+usage: demo.py SLUICE_BINARY [--replay]
+  (root; falls back to `sluice replay` of test/pcaps/lab when it cannot
+  build the lab, or when asked with --replay)
 
 Exit status 0 when every outcome was the expected one.
 """
 import base64
 import contextlib
 import glob
-import imaplib
 import json
 import os
 import shutil
@@ -52,7 +52,7 @@ def lab_unavailable():
         if not shutil.which(tool):
             return "'%s' is not installed (tools/deps demo)" % tool
     try:
-        import aiosmtpd  # noqa: F401
+        import aiosmtpd  # noqa: F401 (only whether it is there)
     except ImportError:
         return "python3-aiosmtpd is not installed (tools/deps demo)"
     ns = "sldemo-probe-%d" % os.getpid()
@@ -337,9 +337,10 @@ def inline_demo(sluice):
 # ---- the fallback: replay the bundled captures ----
 
 def replay_demo(sluice, why):
-    say("The inline lab cannot run here: %s.  Instead, sluice replays the bundled "
-        "captures of the same lab (test/pcaps/lab) with the same rules and ClamAV "
-        "database: what it would have done inline." % why)
+    lead = "Replay mode (--replay)" if why.startswith("--replay") else \
+        "The inline lab cannot run here: %s.  Instead" % why
+    say("%s: sluice replays the bundled captures of the same lab (test/pcaps/lab) with "
+        "the same rules and ClamAV database: what it would have done inline." % lead)
     caps = sorted(glob.glob(os.path.join(ROOT, "test", "pcaps", "lab", "*.pcap")))
     head(1, "sluice replay, one capture at a time (what each holds: "
          "test/pcaps/lab/README.md)")
@@ -386,7 +387,7 @@ def main():
     sluice = os.path.abspath(sys.argv[1])
     print("sluice demo: an inline e-mail IPS between a mail client and its servers")
     t0 = time.monotonic()
-    why = lab_unavailable()
+    why = "--replay" if "--replay" in sys.argv[2:] else lab_unavailable()
     bad = replay_demo(sluice, why) if why else inline_demo(sluice)
     print()
     if bad:

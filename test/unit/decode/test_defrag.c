@@ -167,6 +167,7 @@ static void v4_in_order(void **state)
 	assert_int_equal(feed(f, b, frag4(b, 128, 128, 1, NULL)), SL_DECODE_HELD);
 	assert_int_equal(feed(f, b, frag4(b, 256, 64, 0, NULL)), SL_DECODE_OK);
 	assert_whole_v4(f);
+	assert_int_equal(f->p.flags & SL_PKT_FRAG_ANOMALIES, 0);
 	assert_int_equal(f->p.index, 3);
 	assert_int_equal(sl_defrag_pending(f->df), 0);
 	assert_int_equal(sl_memcap_used(&f->mc), 0);
@@ -201,6 +202,8 @@ static void v4_overlap_equal_and_duplicate(void **state)
 	assert_int_equal(f->anom[SL_ANOM_DEFRAG_OVERLAP], 1);
 	assert_int_equal(feed(f, b, frag4(b, 192, 128, 0, NULL)), SL_DECODE_OK);
 	assert_whole_v4(f);
+	/* The overlap came with an earlier fragment; the datagram carries it. */
+	assert_int_equal(f->p.flags & SL_PKT_FRAG_ANOMALIES, SL_PKT_FRAG_OVERLAP);
 	assert_int_equal(f->ctr.v[SL_CTR_DEFRAG_OVERLAPS], 1);
 	assert_int_equal(f->anom[SL_ANOM_DEFRAG_OVERLAP_CONFLICT], 0);
 	fx_free(f);
@@ -219,6 +222,7 @@ static void v4_overlap_conflict_first_wins(void **state)
 	assert_int_equal(f->anom[SL_ANOM_DEFRAG_OVERLAP_CONFLICT], 1);
 	assert_int_equal(feed(f, b, frag4(b, 192, 128, 0, NULL)), SL_DECODE_OK);
 	assert_whole_v4(f);
+	assert_true(f->p.flags & SL_PKT_FRAG_CONFLICT);
 
 	/* Altered first: the altered bytes stay, the original loses. */
 	f->now += 1;
@@ -227,6 +231,7 @@ static void v4_overlap_conflict_first_wins(void **state)
 	assert_int_equal(feed(f, b, frag4(b, 192, 128, 0, NULL)), SL_DECODE_OK);
 	assert_int_equal(f->anom[SL_ANOM_DEFRAG_OVERLAP_CONFLICT], 2);
 	assert_int_equal(f->ctr.v[SL_CTR_DEFRAG_CONFLICTS], 2);
+	assert_true(f->p.flags & SL_PKT_FRAG_CONFLICT);
 	assert_memory_equal(f->p.l3 + 20 + 64, alt, 64);
 	/* The TCP checksum now fails: the stream would ignore this datagram. */
 	assert_true(f->p.flags & SL_PKT_L4_CSUM_BAD);
@@ -326,6 +331,7 @@ static void bad_lengths_and_tiny(void **state)
 	assert_int_equal(f->anom[SL_ANOM_DEFRAG_BAD_LEN], 1);
 	assert_int_equal(feed(f, b, frag4(b, 128, 192, 0, NULL)), SL_DECODE_OK);
 	assert_whole_v4(f);
+	assert_int_equal(f->p.flags & SL_PKT_FRAG_ANOMALIES, SL_PKT_FRAG_BAD_LEN);
 
 	/* Data past the end the last fragment set: the datagram is dropped. */
 	f->now++;
@@ -341,7 +347,8 @@ static void bad_lengths_and_tiny(void **state)
 	assert_int_equal(feed(f, b, frag4(b, 0, 8, 1, NULL)), SL_DECODE_HELD);
 	assert_int_equal(f->anom[SL_ANOM_DEFRAG_TINY], 1);
 	assert_int_equal(f->ctr.v[SL_CTR_DEFRAG_TINY], 1);
-	sl_defrag_expire(f->df, UINT64_MAX);
+	assert_int_equal(feed(f, b, frag4(b, 8, 312, 0, NULL)), SL_DECODE_OK);
+	assert_int_equal(f->p.flags & SL_PKT_FRAG_ANOMALIES, SL_PKT_FRAG_TINY);
 
 	/* IPv6 non-last fragment of a length not a multiple of 8: dropped. */
 	assert_int_equal(feed(f, b, frag6(b, 0, 100, 1, 6)), SL_DECODE_FRAG_DROPPED);
@@ -439,6 +446,56 @@ static void api_guards(void **state)
 	fx_free(f);
 }
 
+/* The anomaly flags belong to one datagram: the next one starts clean. */
+static void flags_do_not_leak(void **state)
+{
+	struct fx *f = fx_new();
+	uint8_t b[1200], alt[64];
+
+	memset(alt, 'X', sizeof(alt));
+	assert_int_equal(feed(f, b, frag4(b, 0, 128, 1, NULL)), SL_DECODE_HELD);
+	assert_int_equal(feed(f, b, frag4(b, 64, 64, 1, alt)), SL_DECODE_HELD);
+	assert_int_equal(feed(f, b, frag4(b, 128, 192, 0, NULL)), SL_DECODE_OK);
+	assert_true(f->p.flags & SL_PKT_FRAG_CONFLICT);
+	assert_int_equal(feed(f, b, frag4(b, 0, 128, 1, NULL)), SL_DECODE_HELD);
+	assert_int_equal(feed(f, b, frag4(b, 128, 192, 0, NULL)), SL_DECODE_OK);
+	assert_whole_v4(f);
+	assert_int_equal(f->p.flags & SL_PKT_FRAG_ANOMALIES, 0);
+	/* A packet struct reused for an unfragmented packet loses them. */
+	memcpy(b, dgram, dgram_len);
+	f->p.frame = b;
+	f->p.cap_len = f->p.wire_len = (uint32_t)dgram_len;
+	f->p.flags |= SL_PKT_FRAG_ANOMALIES;
+	assert_int_equal(sl_decode(f->d, &f->p), SL_DECODE_OK);
+	assert_int_equal(f->p.flags & (SL_PKT_FRAG_ANOMALIES | SL_PKT_DEFRAGMENTED), 0);
+	fx_free(f);
+}
+
+/* End of a capture file: what is waiting goes, and the rest of a datagram
+ * arriving later starts a new one instead of completing the old. */
+static void flush(void **state)
+{
+	struct fx *f = fx_new();
+	uint8_t b[1200];
+
+	assert_int_equal(feed(f, b, frag4(b, 0, 128, 1, NULL)), SL_DECODE_HELD);
+	assert_int_equal(feed(f, b, frag4(b, 128, 128, 1, NULL)), SL_DECODE_HELD);
+	b[5] ^= 1;				/* another datagram id */
+	pb_ipv4_fix_csum(b);
+	assert_int_equal(feed(f, b, 148), SL_DECODE_HELD);
+	assert_int_equal(sl_defrag_pending(f->df), 2);
+	assert_int_equal(sl_defrag_flush(f->df), 2);
+	assert_int_equal(sl_defrag_pending(f->df), 0);
+	assert_int_equal(sl_memcap_used(&f->mc), 0);
+	assert_int_equal(f->ctr.v[SL_CTR_DEFRAG_FLUSHED], 2);
+	assert_int_equal(f->anom[SL_ANOM_DEFRAG_TIMEOUT], 0);
+	assert_int_equal(feed(f, b, frag4(b, 256, 64, 0, NULL)), SL_DECODE_HELD);
+	assert_int_equal(f->ctr.v[SL_CTR_DEFRAG_DONE], 0);
+	assert_int_equal(sl_defrag_flush(f->df), 1);
+	assert_int_equal(sl_defrag_flush(f->df), 0);
+	fx_free(f);
+}
+
 static int setup(void **state)
 {
 	build_datagrams();
@@ -462,6 +519,8 @@ int main(void)
 		cmocka_unit_test(fragment_with_bad_header_checksum_not_stored),
 		cmocka_unit_test(no_defragmenter),
 		cmocka_unit_test(api_guards),
+		cmocka_unit_test(flags_do_not_leak),
+		cmocka_unit_test(flush),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

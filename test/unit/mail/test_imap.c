@@ -254,7 +254,9 @@ static void test_huge_literals(void **state)
 	      "abort #1 eof\n"));
 }
 
-/* STARTTLS after the tagged OK: nothing more is parsed. */
+/* STARTTLS: after the tagged OK nothing is parsed, in either direction,
+ * once the client's next byte starts a TLS record (decided there: the
+ * packet carrying it). */
 static void test_starttls(void **state)
 {
 	static const struct conv_chunk c[] = {
@@ -266,7 +268,87 @@ static void test_starttls(void **state)
 	(void)state;
 	check(CHUNKS(c),
 	      "note DETECTED imap pkt=1\n"
-	      "note TLS imap pkt=3\n");
+	      "note TLS imap pkt=2\n");
+}
+
+/* The APPEND after STARTTLS, parsed as cleartext. */
+#define APPEND_AFTER_STARTTLS						\
+	"begin #1 imap to_server pkt=4\n"				\
+	"field #1 IMAP_COMMAND=APPEND\n"				\
+	"field #1 IMAP_MAILBOX=Drafts\n"				\
+	"data #1 \"body\"\n"						\
+	"end #1 pkt=4\n"						\
+	"reply #1 APPEND 250 done\n"					\
+	"done #1\n"
+
+/* STARTTLS accepted, then the session goes on in cleartext (a server that
+ * ignores its own OK, or decrypted TLS written back): still parsed, with
+ * the anomaly, so announcing STARTTLS cannot hide an APPEND. */
+static void test_starttls_cleartext(void **state)
+{
+	static const struct conv_chunk c[] = {
+		SC("* OK ready\r\n"),
+		CS("s STARTTLS\r\n"),
+		SC("s OK begin TLS\r\n"),
+		CS("a APPEND Drafts {4+}\r\nbody\r\n"),
+		SC("a OK done\r\n"),
+	};
+	(void)state;
+	check(CHUNKS(c),
+	      "note DETECTED imap pkt=1\n"
+	      "anomaly imap.starttls_cleartext\n"
+	      APPEND_AFTER_STARTTLS);
+}
+
+/* The server's bytes after its OK arrive before the client's: they wait
+ * for the client's byte, which says TLS; the cleartext-looking client
+ * bytes behind the record are never parsed. */
+static void test_starttls_server_first(void **state)
+{
+	static const struct conv_chunk c[] = {
+		SC("* OK ready\r\n"),
+		CS("s STARTTLS\r\n"),
+		SC("s OK begin TLS\r\n\x16\x03\x03\x00\x5a"),
+		CS("\x16\x03\x01\x02\x00\x01a APPEND x {4+}\r\nbody\r\n"),
+		SC("a OK done\r\n"),
+	};
+	(void)state;
+	check(CHUNKS(c),
+	      "note DETECTED imap pkt=1\n"
+	      "note TLS imap pkt=4\n");
+}
+
+/* STARTTLS refused: the session goes on in the clear, no anomaly. */
+static void test_starttls_refused(void **state)
+{
+	static const struct conv_chunk c[] = {
+		SC("* OK ready\r\n"),
+		CS("s STARTTLS\r\n"),
+		SC("s NO not now\r\n"),
+		CS("a APPEND Drafts {4+}\r\nbody\r\n"),
+		SC("a OK done\r\n"),
+	};
+	(void)state;
+	check(CHUNKS(c),
+	      "note DETECTED imap pkt=1\n"
+	      APPEND_AFTER_STARTTLS);
+}
+
+/* The client's bytes after the OK are lost (a capture gap): the deciding
+ * byte is gone, so the flow is taken for TLS, as SMTP does. */
+static void test_starttls_gap(void **state)
+{
+	static const struct conv_chunk c[] = {
+		SC("* OK ready\r\n"),
+		CS("s STARTTLS\r\n"),
+		SC("s OK begin TLS\r\n"),
+		GAP(SL_TO_SERVER, 300),
+		CS("a APPEND x {4+}\r\nbody\r\n"),
+	};
+	(void)state;
+	check(CHUNKS(c),
+	      "note DETECTED imap pkt=1\n"
+	      "note TLS imap pkt=5\n");
 }
 
 /* IDLE and AUTHENTICATE: their client lines are not commands. */
@@ -404,6 +486,10 @@ int main(void)
 		cmocka_unit_test(test_other_literals),
 		cmocka_unit_test(test_huge_literals),
 		cmocka_unit_test(test_starttls),
+		cmocka_unit_test(test_starttls_cleartext),
+		cmocka_unit_test(test_starttls_server_first),
+		cmocka_unit_test(test_starttls_refused),
+		cmocka_unit_test(test_starttls_gap),
 		cmocka_unit_test(test_idle_authenticate),
 		cmocka_unit_test(test_long_fetch_line),
 		cmocka_unit_test(test_compress),

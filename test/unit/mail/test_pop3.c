@@ -80,7 +80,9 @@ static void test_pipelined_retr(void **state)
 	      "done #3\n");
 }
 
-/* STLS: after +OK nothing is parsed. */
+/* STLS: after +OK nothing is parsed, in either direction, once the
+ * client's next byte starts a TLS record (decided there: the packet
+ * carrying it). */
 static void test_stls(void **state)
 {
 	static const struct conv_chunk c[] = {
@@ -92,7 +94,83 @@ static void test_stls(void **state)
 	(void)state;
 	check(CHUNKS(c),
 	      "note DETECTED pop3 pkt=1\n"
-	      "note TLS pop3 pkt=3\n");
+	      "note TLS pop3 pkt=2\n");
+}
+
+/* The RETR after STLS, parsed as cleartext. */
+#define RETR_AFTER_STLS							\
+	"begin #1 pop3 to_client pkt=5\n"				\
+	"field #1 POP3_COMMAND=RETR 1\n"				\
+	"data #1 \"Subject: x\\r\\n\\r\\nhi\\r\\n\"\n"		\
+	"end #1 pkt=5\n"						\
+	"done #1\n"
+
+/* STLS accepted, then the session goes on in cleartext: still parsed,
+ * with the anomaly, so announcing STLS cannot hide a download. */
+static void test_stls_cleartext(void **state)
+{
+	static const struct conv_chunk c[] = {
+		SC("+OK ready\r\n"),
+		CS("STLS\r\n"),
+		SC("+OK begin TLS\r\n"),
+		CS("RETR 1\r\n"),
+		SC("+OK\r\nSubject: x\r\n\r\nhi\r\n.\r\n"),
+	};
+	(void)state;
+	check(CHUNKS(c),
+	      "note DETECTED pop3 pkt=1\n"
+	      "anomaly pop3.stls_cleartext\n"
+	      RETR_AFTER_STLS);
+}
+
+/* The server's bytes after +OK arrive before the client's: they wait for
+ * the client's byte, which says TLS. */
+static void test_stls_server_first(void **state)
+{
+	static const struct conv_chunk c[] = {
+		SC("+OK ready\r\n"),
+		CS("STLS\r\n"),
+		SC("+OK begin TLS\r\n\x16\x03\x03\x00\x5a"),
+		CS("\x16\x03\x01\x02\x00\x01RETR 1\r\n"),
+		SC("+OK\r\nSubject: x\r\n\r\nhi\r\n.\r\n"),
+	};
+	(void)state;
+	check(CHUNKS(c),
+	      "note DETECTED pop3 pkt=1\n"
+	      "note TLS pop3 pkt=4\n");
+}
+
+/* STLS refused: the session goes on in the clear, no anomaly. */
+static void test_stls_refused(void **state)
+{
+	static const struct conv_chunk c[] = {
+		SC("+OK ready\r\n"),
+		CS("STLS\r\n"),
+		SC("-ERR not now\r\n"),
+		CS("RETR 1\r\n"),
+		SC("+OK\r\nSubject: x\r\n\r\nhi\r\n.\r\n"),
+	};
+	(void)state;
+	check(CHUNKS(c),
+	      "note DETECTED pop3 pkt=1\n"
+	      RETR_AFTER_STLS);
+}
+
+/* The client's bytes after +OK are lost (a capture gap): the deciding byte
+ * is gone, so the flow is taken for TLS. */
+static void test_stls_gap(void **state)
+{
+	static const struct conv_chunk c[] = {
+		SC("+OK ready\r\n"),
+		CS("STLS\r\n"),
+		SC("+OK begin TLS\r\n"),
+		GAP(SL_TO_SERVER, 300),
+		CS("RETR 1\r\n"),
+	};
+	(void)state;
+	check(CHUNKS(c),
+	      "note DETECTED pop3 pkt=1\n"
+	      "note TLS pop3 pkt=5\n");
 }
 
 /* SASL: the lines after AUTH are responses, not commands. */
@@ -169,6 +247,10 @@ int main(void)
 		cmocka_unit_test(test_retr_top_err_list),
 		cmocka_unit_test(test_pipelined_retr),
 		cmocka_unit_test(test_stls),
+		cmocka_unit_test(test_stls_cleartext),
+		cmocka_unit_test(test_stls_server_first),
+		cmocka_unit_test(test_stls_refused),
+		cmocka_unit_test(test_stls_gap),
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_garbage_answers),

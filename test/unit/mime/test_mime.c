@@ -483,6 +483,108 @@ static void header_anomalies(void **st)
 	assert_non_null(strstr(r->log, "H 1 d0 =nameless\n"));
 	/* the line without a colon starts the body, as in Python */
 	assert_part_data(part(r, 0), "not a header\r\nX-C: c\r\n\r\n");
+	/* a client reading on skips it, takes X-C as a header: empty body */
+	assert_int_equal(r->np, 2);
+	assert_int_equal(part(r, 1)->reading, 1);
+	assert_part_data(part(r, 1), "");
+	rec_free(r);
+}
+
+/* A header line with no colon (not folded) ends the headers for Python, so
+ * the base64 below it stays text; Suricata and some clients read on, take
+ * the Content-Transfer-Encoding after it and decode (suricata-verify's
+ * smtp-url-base64).  Both readings are produced: Python's as reading 0. */
+static void header_no_colon_reads_on(void **st)
+{
+	static const char mh[] = "Subject: s\r\nContent-Type: text/html;\r\ncharset=\"utf-8\"\r\n"
+				 "Content-Transfer-Encoding: base64\r\n\r\n"
+				 "PGEgaHJlZj0iaHR0cDovL2V2aWwuZXhhbXBsZS8iPng8L2E+\r\n";
+	struct rec *r = decode_lim(mh, sizeof(mh) - 1, NULL);
+
+	assert_true(has_anom(r, "mime.header_no_colon"));
+	assert_int_equal(r->np, 2);
+	assert_int_equal(part(r, 0)->reading, 0);
+	assert_string_equal(part(r, 0)->enc, "7bit");
+	assert_part_data(part(r, 0), "charset=\"utf-8\"\r\n"
+				     "Content-Transfer-Encoding: base64\r\n\r\n"
+				     "PGEgaHJlZj0iaHR0cDovL2V2aWwuZXhhbXBsZS8iPng8L2E+\r\n");
+	assert_int_equal(part(r, 1)->id, 1);
+	assert_int_equal(part(r, 1)->reading, 1);
+	assert_int_equal(part(r, 1)->prefix, 0);
+	assert_string_equal(part(r, 1)->ct, "text/html");
+	assert_string_equal(part(r, 1)->enc, "base64");
+	assert_true(part(r, 1)->text);
+	assert_part_data(part(r, 1), "<a href=\"http://evil.example/\">x</a>");
+	/* the lines read on are no header callbacks: body text of reading 0 */
+	assert_null(strstr(r->log, "Content-Transfer-Encoding="));
+	rec_free(r);
+}
+
+/* The same inside a multipart: the reading on takes a folded
+ * Content-Disposition and the encoding, skips a second colon-less line,
+ * and ends with the part; the next part is read as before. */
+static void header_no_colon_in_multipart(void **st)
+{
+	static const char mh[] =
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+		"--b\r\nContent-Type: text/plain\r\nnot a header\r\n"
+		"Content-Disposition: attachment;\r\n filename=\"x.exe\"\r\n"
+		"also not one\r\nContent-Transfer-Encoding: base64\r\n\r\nTVqQAA==\r\n"
+		"--b\r\nContent-Type: text/plain\r\n\r\nsecond\r\n--b--\r\n";
+	struct rec *r = decode_lim(mh, sizeof(mh) - 1, NULL);
+
+	assert_true(has_anom(r, "mime.header_no_colon"));
+	assert_int_equal(r->np, 3);
+	assert_int_equal(part(r, 0)->id, 2);
+	assert_int_equal(part(r, 0)->reading, 0);
+	assert_true(part(r, 0)->text);
+	assert_string_equal(part(r, 0)->fn, "");
+	assert_int_equal(part(r, 1)->id, 2);
+	assert_int_equal(part(r, 1)->reading, 1);
+	assert_string_equal(part(r, 1)->fn, "x.exe");
+	assert_true(part(r, 1)->att);
+	assert_string_equal(part(r, 1)->enc, "base64");
+	assert_int_equal(part(r, 1)->n, 4);
+	assert_memory_equal(part(r, 1)->data, "MZ\x90\x00", 4);
+	assert_int_equal(part(r, 2)->id, 3);
+	assert_part_data(part(r, 2), "second");
+	rec_free(r);
+}
+
+/* Headers read on that never end: no second reading, nothing lost
+ * (reading 0 has every byte); a reading slot is needed for it. */
+static void header_no_colon_limits(void **st)
+{
+	static const char never[] = "Content-Type: text/plain\r\nnot a header\r\nX-A: 1\r\nX-B: 2";
+	struct rec *r = decode_lim(never, sizeof(never) - 1, NULL);
+
+	assert_int_equal(r->np, 1);
+	assert_part_data(part(r, 0), "not a header\r\nX-A: 1\r\nX-B: 2");
+	rec_free(r);
+
+	struct sl_mime_limits l;
+	static const char mh[] = "X-A: 1\r\nnope\r\n"
+				 "Content-Transfer-Encoding: base64\r\n\r\naGk=\r\n";
+
+	sl_mime_limits_default(&l);
+	l.max_readings = 1;
+	r = decode_lim(mh, sizeof(mh) - 1, &l);
+	assert_int_equal(r->np, 1);
+	assert_true(has_anom(r, "mime.readings_limit"));
+	rec_free(r);
+
+	/* Longer than max_header_bytes: given up, with the anomaly. */
+	char big[1500];
+	size_t k = (size_t)snprintf(big, sizeof(big), "X-A: 1\r\nnope\r\nX-Long: ");
+	memset(big + k, 'a', 700);
+	k += 700;
+	k += (size_t)snprintf(big + k, sizeof(big) - k, "\r\n\r\nbody\r\n");
+	l.max_readings = 4;
+	l.max_header_bytes = 512;
+	r = decode_lim(big, k, &l);
+	assert_int_equal(r->np, 1);
+	assert_true(has_anom(r, "mime.readings_limit"));
+	assert_int_equal(part(r, 0)->n, k - 8);
 	rec_free(r);
 }
 
@@ -643,6 +745,9 @@ int main(void)
 		cmocka_unit_test(digest_default_type),
 		cmocka_unit_test(classification),
 		cmocka_unit_test(header_anomalies),
+		cmocka_unit_test(header_no_colon_reads_on),
+		cmocka_unit_test(header_no_colon_in_multipart),
+		cmocka_unit_test(header_no_colon_limits),
 		cmocka_unit_test(limit_depth),
 		cmocka_unit_test(limit_parts_and_headers),
 		cmocka_unit_test(readings_limit),

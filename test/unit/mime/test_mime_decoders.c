@@ -82,6 +82,26 @@ static void base64_continue_mode(void **st)
 	assert_int_equal(used, 8);
 	assert_int_equal(o, 5);
 	assert_memory_equal(out, "ABABC", 5);
+	/* "xx==" pads once: the second '=' is padding too, not junk, whether
+	 * or not data follows; a third one is junk. */
+	static const char *const padded[] = { "QQ==", "QQ==\r\n", "QQ==QUJD", "QQ=\r\n=QUJD" };
+	for (unsigned i = 0; i < 4; i++) {
+		sl_b64_init(&s, SL_B64_CONTINUE);
+		o = sl_b64_decode(&s, (const uint8_t *)padded[i], strlen(padded[i]), out, &used);
+		assert_int_equal(out[0], 'A');
+		assert_int_equal(o, i < 2 ? 1 : 4);
+		assert_false(s.flags & SL_B64_F_JUNK);
+	}
+	sl_b64_init(&s, SL_B64_CONTINUE);
+	o = sl_b64_decode(&s, (const uint8_t *)"QQ===", 5, out, &used);
+	assert_true(s.flags & SL_B64_F_JUNK);
+	sl_b64_init(&s, SL_B64_CONTINUE);
+	o = sl_b64_decode(&s, (const uint8_t *)"QUI==", 5, out, &used);
+	assert_true(s.flags & SL_B64_F_JUNK);
+	/* after data decoded on the wide path, a lone '=' is junk again */
+	sl_b64_init(&s, SL_B64_CONTINUE);
+	o = sl_b64_decode(&s, (const uint8_t *)"QQ=QUJDQUJD=", 12, out, &used);
+	assert_true(s.flags & SL_B64_F_JUNK);
 	/* STOP mode returns early at the first data byte after '=' */
 	sl_b64_init(&s, SL_B64_STOP);
 	o = sl_b64_decode(&s, (const uint8_t *)"QUI=\r\nQUJD", 10, out, &used);
