@@ -17,14 +17,6 @@ static const struct sl_proto_ops *const registry[] = {
 };
 #define N_REG (sizeof(registry) / sizeof(registry[0]))
 
-/* Client bytes held waiting for a greeting on a port that is not a mail
- * port.  A mail client sends nothing before the greeting, an early talker
- * a line or two; a client-first protocol (an HTTP upload, say) would
- * otherwise have SL_MAIL_WAIT_BOUND bytes per flow buffered and offered
- * again with every segment before it is let go.  Mail ports keep the full
- * bound: there the port is trusted once it is reached. */
-#define APP_CLIENT_FIRST_MAX (4u * 1024)
-
 enum app_state {
 	APP_DETECT,			/* waiting for the server's greeting */
 	APP_RUN,
@@ -184,14 +176,19 @@ static struct sl_consume detect(struct sl_app *a, const struct sl_slice *s)
 	if (s->dir == SL_TO_SERVER) {
 		if (s->len == 0)
 			return (struct sl_consume){ SL_CONSUME_OK, 0 };
-		if (s->len < (a->port_guess ? SL_MAIL_WAIT_BOUND : APP_CLIENT_FIRST_MAX) &&
-		    !final) {
+		/* On a port that is not a mail port, a client that speaks first
+		 * is not speaking SMTP, IMAP or POP3: all three wait for the
+		 * server.  Waiting for a greeting there would hold the client's
+		 * bytes (inline: its packets) for a server that is itself
+		 * waiting for them (HTTP, TLS, iperf3...) until the hold
+		 * deadline.  On a mail port an early talker is still mail. */
+		if (!a->port_guess)
+			return not_mail(a, s);
+		if (s->len < SL_MAIL_WAIT_BOUND && !final) {
 			a->client_waited = true;
 			return (struct sl_consume){ SL_CONSUME_OK, 0 };
 		}
-		/* No greeting for too long: trust the port, if it says mail. */
-		if (!a->port_guess)
-			return not_mail(a, s);
+		/* No greeting for too long: trust the port. */
 		a->client_waited = true;
 		return run(a, a->port_guess, s->offset != 0 || (s->flags & SL_SLICE_MIDSTREAM), s);
 	}

@@ -188,7 +188,7 @@ static struct rec *run_cuts(const uint8_t *msg, size_t n, const struct sl_mime_l
 
 static void same(const struct rec *a, const struct rec *b, const char *how, size_t at)
 {
-	if (a->len != b->len || memcmp(a->log, b->log, a->len) != 0) {
+	if (a->len != b->len || (a->len && memcmp(a->log, b->log, a->len) != 0)) {
 		fprintf(stderr, "split %s at %zu differs:\n--- whole\n%s--- split\n%s", how, at,
 			a->log, b->log);
 		fail();
@@ -273,7 +273,7 @@ static void assert_part_data(const struct rpart *p, const char *want)
 {
 	size_t n = strlen(want);
 
-	if (p->n != n || memcmp(p->data, want, n) != 0) {
+	if (p->n != n || (n && memcmp(p->data, want, n) != 0)) {
 		fprintf(stderr, "part %u.%u: got %zu bytes [%.*s], want %zu [%s]\n", p->id,
 			p->reading, p->n, (int)p->n, p->data ? (const char *)p->data : "", n, want);
 		fail();
