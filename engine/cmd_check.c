@@ -276,11 +276,113 @@ static json_t *effective_args(const struct run_opts *o, const char *pcap)
 	return a;
 }
 
-/* Replays one capture with the given settings; the events come back parsed.
- * *clam_told: "virus scanning is OFF" was already logged by this run (each
- * capture gets its own inspector; the warning is said once). */
-static int run_capture(const char *pcap, const struct run_opts *o, json_t **events, int *exit_status,
-		       bool *clam_told, char *errline, size_t errlen)
+/* Applies the options that shape a run to conf (loaded from o->config
+ * first, if given). */
+static int apply_opts(struct sl_config *conf, const struct run_opts *o, char *errline,
+		      size_t errlen)
+{
+	sl_config_default(conf);
+	if (o->config && sl_config_load(conf, o->config, errline, errlen) != 0)
+		return -1;
+	if (o->n_rules) {
+		memcpy(conf->inspect.rule_files, o->rules, o->n_rules * sizeof(o->rules[0]));
+		conf->inspect.n_rule_files = o->n_rules;
+	}
+	if (o->clamdb) {		/* as in `sluice replay`: ClamAV on, and it must load */
+		conf->inspect.clam.database = o->clamdb;
+		conf->inspect.clamav = true;
+		conf->inspect.clamav_required = true;
+	}
+	if (o->no_clamav)
+		conf->inspect.clamav = false;
+	if (o->csum >= 0)
+		conf->worker.decode.csum = (enum sl_csum_mode)o->csum;
+	conf->worker.extract_dir = conf->worker.quarantine_dir = conf->worker.write_streams_dir =
+		NULL;
+	return 0;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* The options that decide what the inspector loads (not --checksum). */
+static bool same_inspection(const struct run_opts *a, const struct run_opts *b)
+{
+	if (a->n_rules != b->n_rules || a->no_clamav != b->no_clamav ||
+	    !same_str(a->clamdb, b->clamdb) || !same_str(a->config, b->config))
+		return false;
+	for (unsigned i = 0; i < a->n_rules; i++)
+		if (strcmp(a->rules[i], b->rules[i]) != 0)
+			return false;
+	return true;
+}
+
+/* The inspector of the previous capture, kept while the next one asks for
+ * the same rules, database and config: loading a real ClamAV database
+ * takes seconds, and a corpus is usually checked with one setting.  It
+ * owns copies of the paths and the config its inspector borrows. */
+struct inspector_cache {
+	struct run_opts opts;
+	struct sl_config conf;
+	struct sl_inspect *in;
+};
+
+static void cache_clear(struct inspector_cache *c)
+{
+	if (!c->in)
+		return;
+	sl_inspect_free(c->in);
+	sl_config_free(&c->conf);
+	c->in = NULL;
+}
+
+/* Deep copy of o's paths into dst's own storage. */
+static void opts_own(struct run_opts *dst, const struct run_opts *o)
+{
+	*dst = *o;
+	for (unsigned i = 0; i < o->n_rules; i++) {
+		snprintf(dst->rule_store[i], PATH_MAX, "%s", o->rules[i]);
+		dst->rules[i] = dst->rule_store[i];
+	}
+	if (o->clamdb) {
+		snprintf(dst->store[0], PATH_MAX, "%s", o->clamdb);
+		dst->clamdb = dst->store[0];
+	}
+	if (o->config) {
+		snprintf(dst->store[1], PATH_MAX, "%s", o->config);
+		dst->config = dst->store[1];
+	}
+}
+
+/* *clam_told: "virus scanning is OFF" was already logged by this run (the
+ * warning is said once, whatever the number of inspectors). */
+static struct sl_inspect *inspector_for(struct inspector_cache *c, const struct run_opts *o,
+					bool *clam_told, char *errline, size_t errlen)
+{
+	if (c->in && same_inspection(&c->opts, o))
+		return c->in;
+	cache_clear(c);
+	opts_own(&c->opts, o);
+	if (apply_opts(&c->conf, &c->opts, errline, errlen) != 0) {
+		sl_config_free(&c->conf);
+		return NULL;
+	}
+	c->conf.inspect.clamav_off_told = *clam_told;
+	c->in = sl_inspect_new(&c->conf.inspect, errline, errlen);
+	if (!c->in) {
+		sl_config_free(&c->conf);
+		return NULL;
+	}
+	*clam_told |= sl_inspect_clamav_off(c->in) != NULL;
+	return c->in;
+}
+
+/* Replays one capture with the given settings; the events come back parsed. */
+static int run_capture(const char *pcap, const struct run_opts *o, struct inspector_cache *cache,
+		       json_t **events, int *exit_status, bool *clam_told, char *errline,
+		       size_t errlen)
 {
 	struct sl_config conf;
 	char *buf = NULL;
@@ -289,29 +391,11 @@ static int run_capture(const char *pcap, const struct run_opts *o, json_t **even
 
 	*exit_status = 0;
 	errline[0] = '\0';
-	sl_config_default(&conf);
-	if (o->config && sl_config_load(&conf, o->config, errline, errlen) != 0)
-		return -1;
-	if (o->n_rules) {
-		memcpy(conf.inspect.rule_files, o->rules, o->n_rules * sizeof(o->rules[0]));
-		conf.inspect.n_rule_files = o->n_rules;
-	}
-	if (o->clamdb) {		/* as in `sluice replay`: ClamAV on, and it must load */
-		conf.inspect.clam.database = o->clamdb;
-		conf.inspect.clamav = true;
-		conf.inspect.clamav_required = true;
-	}
-	if (o->no_clamav)
-		conf.inspect.clamav = false;
-	if (o->csum >= 0)
-		conf.worker.decode.csum = (enum sl_csum_mode)o->csum;
-	conf.worker.extract_dir = conf.worker.quarantine_dir = conf.worker.write_streams_dir = NULL;
-	conf.inspect.clamav_off_told = *clam_told;
-
-	struct sl_inspect *in = sl_inspect_new(&conf.inspect, errline, errlen);
+	if (apply_opts(&conf, o, errline, errlen) != 0)
+		goto out_conf;
+	struct sl_inspect *in = inspector_for(cache, o, clam_told, errline, errlen);
 	if (!in)
 		goto out_conf;
-	*clam_told |= sl_inspect_clamav_off(in) != NULL;
 	FILE *mem = open_memstream(&buf, &len);
 	struct sl_eve *eve = mem ? sl_eve_open_stream(mem) : NULL;
 	struct sl_replay *r = eve ? sl_replay_new(&conf, in, eve, errline, errlen) : NULL;
@@ -324,7 +408,6 @@ static int run_capture(const char *pcap, const struct run_opts *o, json_t **even
 	sl_eve_close(eve);
 	if (mem)
 		fclose(mem);
-	sl_inspect_free(in);
 
 	*events = json_array();
 	for (char *line = buf, *nl; rc == 0 && line && *line; line = nl ? nl + 1 : NULL) {
@@ -462,6 +545,11 @@ int sl_cmd_check(int argc, char **argv)
 	struct result *res = calloc(l.n ? l.n : 1, sizeof(*res));
 	unsigned failed = 0, passed = 0, skipped = 0;
 	bool clam_told = false;
+	struct inspector_cache *cache = calloc(1, sizeof(*cache));
+	if (!res || !cache) {
+		fprintf(stderr, "sluice check: out of memory\n");
+		return 2;
+	}
 	for (size_t i = 0; i < l.n; i++) {
 		struct capture *cap = &l.v[i];
 		struct result *r = &res[i];
@@ -496,7 +584,8 @@ int sl_cmd_check(int argc, char **argv)
 			if (expect_args(ex, cap->expect, &o, err, sizeof(err)) != 0)
 				goto broken;
 		}
-		if (run_capture(cap->pcap, &o, &events, &status, &clam_told, err, sizeof(err)) != 0)
+		if (run_capture(cap->pcap, &o, cache, &events, &status, &clam_told, err,
+				sizeof(err)) != 0)
 			goto broken;
 		if (write) {
 			json_t *args = inspect_opts ? effective_args(&o, cap->pcap) : NULL;
@@ -531,6 +620,8 @@ broken:
 		json_decref(ex);
 		json_decref(events);
 	}
+	cache_clear(cache);
+	free(cache);
 	printf("sluice check: %u passed, %u failed, %u without expectations\n", passed, failed,
 	       skipped);
 
