@@ -55,6 +55,8 @@
 #define READINGS_MAX	16	/* hard cap on max_readings */
 #define ALT_FIELD_MAX	4096	/* a field read on past a colon-less line (longer: cut) */
 #define LINE_RFC_MAX	998
+#define TAP_LAG		(2 + CAND_MAX)	/* longest line ending + delimiter line */
+#define NEST_MAX	(256 / READINGS_MAX - 1)	/* decoded readings in readings */
 
 enum st { S_HEADERS, S_BODY, S_PRE, S_EPI, S_RAW, S_DONE };
 enum dec { D_IDENT, D_B64, D_QP, D_UU };
@@ -133,6 +135,41 @@ struct alt {
 	size_t total;		/* header bytes read on: bounded by max_header_bytes */
 };
 
+/* The decoded reading of a base64- or quoted-printable-encoded
+ * message/rfc822 (or message/global).  The machine descends into it raw, as
+ * Python does; Thunderbird and most clients undo the transfer encoding first
+ * and show the message that comes out.  So the body is also decoded here and
+ * fed to a child decoder (same limits, but the depth and part ids left) whose
+ * callbacks come out of this decoder's with depth and parent rebased and
+ * reading + READINGS_MAX (nest_*).  The child numbers its parts itself: how
+ * its work interleaves with this decoder's depends on how the input is cut,
+ * so a shared counter would not give the same ids for the same message.
+ *
+ * Which input bytes are that body is only known once the delimiter that ends
+ * it is recognised, and that delimiter line and the line ending before it are
+ * always the last bytes the machine consumed (at most TAP_LAG of them).  So
+ * the tap follows the input of the top-level loop (feed) TAP_LAG bytes behind;
+ * at the end it drops those tail bytes (struct dm: elen + len) and decodes the
+ * rest.  One tap per decoder at a time: an encoded message inside the raw
+ * reading of another is a mix no client shows (a client that decodes the
+ * outer one decodes the inner too: that is the child's own tap), so the
+ * decoders alive are a chain, at most NEST_MAX long (reading is a byte). */
+struct tap {
+	bool on;
+	bool fresh;		/* opened during this step: its bytes are not the body */
+	bool ending;		/* the level closed during this step */
+	uint8_t dec;		/* D_B64 or D_QP */
+	unsigned level;		/* index of the message/rfc822 level */
+	uint32_t id;		/* the message/rfc822 entity */
+	uint16_t base;		/* depth of the message inside it */
+	size_t tail;		/* ending: bytes at the end of the step that are not body */
+	struct sl_b64 b64;
+	struct sl_qp qp;
+	size_t hn;
+	uint8_t hold[2 * TAP_LAG];
+	struct sl_mime *child;	/* kept for reuse */
+};
+
 struct sl_mime {
 	struct sl_mime_limits lim;
 	struct sl_mime_cb cb;
@@ -143,6 +180,10 @@ struct sl_mime {
 	enum st st;
 	uint32_t next_id;
 	bool finished;
+	uint8_t nest;		/* encoded messages undone around this decoder (tap) */
+	uint16_t depth_cap;	/* levels allocated (lim.max_depth of a child shrinks) */
+	size_t dtail;		/* the delimiter being handled: elen + len */
+	struct tap tap;
 
 	struct level *lev;
 	unsigned nlev;
@@ -246,6 +287,9 @@ void sl_mime_reset(struct sl_mime *m)
 	m->uu_scan = m->uu_open = false;
 	m->clen = m->elen = 0;
 	m->sol = false;
+	m->dtail = 0;
+	m->tap.on = m->tap.fresh = m->tap.ending = false;
+	m->tap.hn = 0;
 	memset(&m->ps, 0, sizeof(m->ps));
 	ent_reset(m, 0, 0, false);
 }
@@ -286,6 +330,7 @@ struct sl_mime *sl_mime_new(const struct sl_mime_limits *lim, const struct sl_mi
 	else
 		sl_mime_limits_default(&m->lim);
 	limits_effective(&m->lim);
+	m->depth_cap = m->lim.max_depth;
 	if (cb)
 		m->cb = *cb;
 	m->u = u;
@@ -306,6 +351,7 @@ void sl_mime_free(struct sl_mime *m)
 {
 	if (!m)
 		return;
+	sl_mime_free(m->tap.child);
 	sl_charset_cache_free(&m->cc);
 	free(m->lev);
 	free(m->rd);
@@ -650,6 +696,240 @@ static void ps_end(struct sl_mime *m, bool not_found)
 	m->ps.hold = 0;
 }
 
+/* ---- the decoded reading of an encoded message/rfc822 (struct tap) ---- */
+
+static void feed(struct sl_mime *m, const uint8_t *p, size_t n);
+
+/* A child's part as the owner's callbacks see it: the child's top-level
+ * entity is the message inside the message/rfc822 entity. */
+static struct sl_mime_part nest_part(const struct sl_mime *m, const struct sl_mime_part *p)
+{
+	struct sl_mime_part q = *p;
+
+	q.depth = (uint16_t)(q.depth + m->tap.base);
+	q.reading = (uint8_t)(q.reading + READINGS_MAX);	/* < 256: NEST_MAX */
+	if (!q.parent)
+		q.parent = m->tap.id;
+	return q;
+}
+
+/* The child counted its own parts, bytes and anomalies (same counters): the
+ * owner passes them on, no more. */
+static void nest_header(void *u, const struct sl_mime_part *p, const char *name,
+			const char *value, size_t vlen)
+{
+	struct sl_mime *m = u;
+	struct sl_mime_part q = nest_part(m, p);
+
+	if (m->cb.header)
+		m->cb.header(m->u, &q, name, value, vlen);
+}
+
+static void nest_begin(void *u, const struct sl_mime_part *p)
+{
+	struct sl_mime *m = u;
+	struct sl_mime_part q = nest_part(m, p);
+
+	if (m->cb.part_begin)
+		m->cb.part_begin(m->u, &q);
+}
+
+static void nest_data(void *u, const struct sl_mime_part *p, const uint8_t *d, size_t n)
+{
+	struct sl_mime *m = u;
+	struct sl_mime_part q = nest_part(m, p);
+
+	if (m->cb.part_data)
+		m->cb.part_data(m->u, &q, d, n);
+}
+
+static void nest_end(void *u, const struct sl_mime_part *p)
+{
+	struct sl_mime *m = u;
+	struct sl_mime_part q = nest_part(m, p);
+
+	if (m->cb.part_end)
+		m->cb.part_end(m->u, &q);
+}
+
+/* The child's part numbers are its own: say whose. */
+static void nest_anomaly(void *u, enum sl_anomaly a, const char *detail)
+{
+	struct sl_mime *m = u;
+	char d[sizeof(m->detail)];
+
+	snprintf(d, sizeof(d), "%s (in decoded part %u)", detail ? detail : "", m->tap.id);
+	if (m->cb.anomaly)
+		m->cb.anomaly(m->u, a, d);
+}
+
+static const struct sl_mime_cb nest_cb = {
+	.header = nest_header, .part_begin = nest_begin, .part_data = nest_data,
+	.part_end = nest_end, .anomaly = nest_anomaly,
+};
+
+/* Transfer-decodes body bytes into the child. */
+static void tap_dec(struct sl_mime *m, const uint8_t *p, size_t n)
+{
+	struct tap *t = &m->tap;
+	uint8_t *o = m->scratch;
+
+	while (n) {
+		size_t k, used = 0, on;
+
+		if (t->dec == D_B64) {
+			k = n < SCRATCH / 3 * 4 ? n : SCRATCH / 3 * 4;
+			on = sl_b64_decode(&t->b64, p, k, o, &used);
+			if (!used)
+				used = k;	/* CONTINUE mode takes all; never loop */
+		} else {
+			k = n < SCRATCH - 4 ? n : SCRATCH - 4;
+			on = sl_qp_decode(&t->qp, p, k, o);
+			used = k;
+		}
+		if (on)
+			feed(t->child, o, on);
+		p += used;
+		n -= used;
+	}
+}
+
+/* Body bytes in: at least the last TAP_LAG stay held (they may be the
+ * delimiter).  The hold is twice that so tiny pieces cost no memmove each. */
+static void tap_in(struct sl_mime *m, const uint8_t *p, size_t n)
+{
+	struct tap *t = &m->tap;
+
+	if (n >= TAP_LAG) {
+		tap_dec(m, t->hold, t->hn);
+		tap_dec(m, p, n - TAP_LAG);
+		memcpy(t->hold, p + n - TAP_LAG, TAP_LAG);
+		t->hn = TAP_LAG;
+		return;
+	}
+	if (t->hn + n > sizeof(t->hold)) {
+		size_t k = t->hn - TAP_LAG;	/* > 0: hn > 2 * TAP_LAG - n */
+
+		tap_dec(m, t->hold, k);
+		memmove(t->hold, t->hold + k, TAP_LAG);
+		t->hn = TAP_LAG;
+	}
+	if (n)
+		memcpy(t->hold + t->hn, p, n);
+	t->hn += n;
+}
+
+static void tap_anom(struct sl_mime *m, enum sl_anomaly a)
+{
+	sl_ctr_inc(m->ctr, SL_CTR_MIME_ANOMALIES);
+	snprintf(m->detail, sizeof(m->detail), "part %u: decoded message", m->tap.id);
+	if (m->cb.anomaly)
+		m->cb.anomaly(m->u, a, m->detail);
+}
+
+/* At the end of an encoded message/rfc822's headers, its level just pushed
+ * and m->e still its entity.  pre[0..n): body bytes already consumed (the
+ * colon-less line that ended the headers, if any). */
+static void tap_open(struct sl_mime *m, const uint8_t *pre, size_t n)
+{
+	struct tap *t = &m->tap;
+	const char *ctes[2] = { m->e.cte, m->e.cte_alt };
+	enum dec d = D_IDENT;
+	bool known;
+
+	for (unsigned i = 0; i < 2 && d != D_B64 && d != D_QP; i++)
+		d = cte_dec(ctes[i], &known);
+	if ((d != D_B64 && d != D_QP) || t->on)
+		return;
+	if (m->nest >= NEST_MAX) {
+		anom(m, SL_ANOM_MIME_DEPTH, "encoded message/rfc822 not decoded");
+		return;
+	}
+	if (!t->child) {
+		struct sl_mime_limits l = m->lim;
+
+		l.max_depth = m->depth_cap;
+		t->child = sl_mime_new(&l, &nest_cb, m, m->ctr);
+		if (!t->child) {
+			anom(m, SL_ANOM_MIME_GAVE_UP, "decoded message/rfc822: no memory");
+			return;
+		}
+		t->child->nest = (uint8_t)(m->nest + 1);
+	}
+	sl_mime_reset(t->child);
+	t->child->lim.max_depth = (uint16_t)(m->lim.max_depth - (m->e.hp.depth + 1));
+	t->child->lim.max_parts = m->lim.max_parts - (m->next_id - 1);
+	t->on = t->fresh = true;
+	t->ending = false;
+	t->dec = (uint8_t)d;
+	t->level = m->nlev - 1;
+	t->id = m->e.hp.id;
+	t->base = (uint16_t)(m->e.hp.depth + 1);
+	t->hn = 0;
+	sl_b64_init(&t->b64, SL_B64_CONTINUE);	/* Thunderbird's reading */
+	sl_qp_init(&t->qp);
+	tap_in(m, pre, n);
+}
+
+/* The level is closing (see level_pop, give_up_all): the tap ends after
+ * this step, tail: the bytes ending it. */
+static void tap_end(struct sl_mime *m, size_t tail)
+{
+	if (!m->tap.on || m->tap.ending)
+		return;
+	m->tap.ending = true;
+	m->tap.tail = tail;
+}
+
+static void tap_close(struct sl_mime *m)
+{
+	struct tap *t = &m->tap;
+	uint8_t tl[8];
+	size_t k;
+
+	t->hn -= t->tail < t->hn ? t->tail : t->hn;
+	tap_dec(m, t->hold, t->hn);
+	t->hn = 0;
+	if (t->dec == D_B64) {
+		k = sl_b64_finish(&t->b64, tl);
+		if (t->b64.flags & SL_B64_F_JUNK)
+			tap_anom(m, SL_ANOM_MIME_BASE64_JUNK);
+		if (t->b64.flags & (SL_B64_F_DANGLING | SL_B64_F_UNPADDED))
+			tap_anom(m, SL_ANOM_MIME_BASE64_TRUNCATED);
+	} else {
+		k = sl_qp_finish(&t->qp, tl);
+		if (t->qp.flags & (SL_QP_F_INVALID | SL_QP_F_TRAILING))
+			tap_anom(m, SL_ANOM_MIME_QP_INVALID);
+	}
+	if (k)
+		feed(t->child, tl, k);
+	sl_mime_finish(t->child);
+	/* Its parts count against max_parts here too; charged now, at a point
+	 * that does not depend on how the input was cut. */
+	uint64_t next = (uint64_t)m->next_id + t->child->next_id - 1;
+
+	if (next > (uint64_t)m->lim.max_parts + 1)
+		next = (uint64_t)m->lim.max_parts + 1;
+	if (next > m->next_id)
+		m->next_id = (uint32_t)next;
+	t->on = t->ending = t->fresh = false;
+}
+
+/* After each step of the top-level loop over p[0..n). */
+static void tap_after(struct sl_mime *m, const uint8_t *p, size_t n)
+{
+	struct tap *t = &m->tap;
+
+	if (!t->on)
+		return;
+	if (t->fresh)
+		t->fresh = false;
+	else
+		tap_in(m, p, n);
+	if (t->ending)
+		tap_close(m);
+}
+
 /* ---- levels -------------------------------------------------------------- */
 
 static bool b_prefix(const char *a, size_t al, const char *b, size_t bl)
@@ -699,6 +979,8 @@ static void level_pop(struct sl_mime *m)
 			anom(m, SL_ANOM_MIME_CLOSE_MISSING, "multipart %u", L->id);
 		m->nbound -= L->nb;
 	}
+	if (m->tap.level == m->nlev - 1)
+		tap_end(m, m->dtail);
 	m->nlev--;
 }
 
@@ -710,6 +992,7 @@ struct dm {
 	unsigned level;
 	bool close;
 	size_t len;		/* the delimiter line, its line ending included */
+	size_t elen;		/* the line ending before it, withheld from the body */
 };
 
 /* Does line l[0..n) match "--" b ["--"] [ \t]* (CRLF|LF|end)?  complete: no
@@ -1122,8 +1405,9 @@ static void give_up_entity(struct sl_mime *m, enum sl_anomaly why)
 	leaf_start(m, true);
 }
 
-/* End of the header block: leaf, multipart or message/rfc822. */
-static void headers_end(struct sl_mime *m)
+/* End of the header block: leaf, multipart or message/rfc822.  pre[0..n):
+ * body bytes already consumed (the colon-less line that ended the block). */
+static void headers_end(struct sl_mime *m, const uint8_t *pre, size_t n)
 {
 	struct ent *e = &m->e;
 
@@ -1149,13 +1433,15 @@ static void headers_end(struct sl_mime *m)
 	}
 	if (msg) {
 		/* Descended raw whatever the transfer encoding says, as Python
-		 * does (the known gap: a client that decodes base64 first sees
-		 * another message; see mime.container_encoded). */
-		if (!ident_cte(e->cte))
-			anom(m, SL_ANOM_MIME_CONTAINER_ENCODED, "%s", e->cte);
+		 * does; base64 or quoted-printable is also undone, as clients do,
+		 * and that message decoded too (struct tap). */
+		if (!ident_cte(e->cte) || !ident_cte(e->cte_alt))
+			anom(m, SL_ANOM_MIME_CONTAINER_ENCODED, "%s",
+			     !ident_cte(e->cte) ? e->cte : e->cte_alt);
 		if (deep)
 			return give_up_entity(m, SL_ANOM_MIME_DEPTH);
 		level_push(m, false);
+		tap_open(m, pre, n);
 		ent_reset(m, e->hp.id, (uint16_t)(e->hp.depth + 1), false);
 		return;
 	}
@@ -1451,6 +1737,7 @@ static bool hdr_line(struct sl_mime *m, bool eof)
 	if (m->nbound && n >= 2 && l[0] == '-' && l[1] == '-' &&
 	    classify(m, l, n, eof, &d) == C_DELIM) {
 		m->hlen = m->ls;	/* the delimiter line is consumed */
+		d.elen = 0;	/* the line ending before it ended a header line */
 		on_delim(m, &d);
 		return true;
 	}
@@ -1462,7 +1749,7 @@ static bool hdr_line(struct sl_mime *m, bool eof)
 	if ((n == 1 && l[0] == '\n') || (n == 2 && l[0] == '\r' && l[1] == '\n')) {
 		m->hlen = m->ls;
 		hdr_flush(m);
-		headers_end(m);
+		headers_end(m, NULL, 0);
 		return true;
 	}
 	if (n && (l[0] == ' ' || l[0] == '\t')) {
@@ -1511,7 +1798,7 @@ static bool hdr_line(struct sl_mime *m, bool eof)
 	if (n)
 		memcpy(m->sbuf, m->hbuf, n);
 	m->hlen = 0;
-	headers_end(m);
+	headers_end(m, m->sbuf, n);
 	/* sbuf is the RFC 2047 scratch: safe, the line is copied into hbuf
 	 * whole before any field is processed. */
 	dispatch(m, m->sbuf, n);
@@ -1598,8 +1885,10 @@ static void on_delim(struct sl_mime *m, const struct dm *d)
 	close_current(m, d->level + 1 != m->nlev || !m->lev[d->level].multipart);
 	if (m->st == S_RAW)
 		return;	/* closing gave up (part limit): no structure any more */
+	m->dtail = d->elen + d->len;	/* what ends a tapped level: see struct tap */
 	while (m->nlev > d->level + 1)
 		level_pop(m);
+	m->dtail = 0;
 
 	struct level *L = &m->lev[d->level];
 
@@ -1635,6 +1924,7 @@ static bool give_up_all(struct sl_mime *m, const uint8_t *pre, size_t n)
 		leaf_end(m);
 	else if ((m->st == S_PRE || m->st == S_EPI) && m->ps.begun)
 		part_end(m, &m->ps.p);
+	tap_end(m, 0);
 	m->nlev = 0;
 	m->nbound = 0;
 	m->clen = 0;
@@ -1707,6 +1997,7 @@ static size_t scan_body(struct sl_mime *m, const uint8_t *p, size_t n)
 			return n;
 		case C_DELIM:
 			body_emit(m, p, e);
+			d.elen = j - e;
 			on_delim(m, &d);
 			return j + d.len;
 		}
@@ -1761,6 +2052,7 @@ static size_t carry_feed(struct sl_mime *m, const uint8_t *p, size_t n)
 			m->clen = 0;
 			return i;
 		case C_DELIM:
+			d.elen = m->elen;
 			m->clen = 0;
 			on_delim(m, &d);
 			return i + 1;
@@ -1769,33 +2061,49 @@ static size_t carry_feed(struct sl_mime *m, const uint8_t *p, size_t n)
 	return i;
 }
 
+/* One step of the machine over p[0..n): returns the bytes consumed (> 0). */
+static size_t step(struct sl_mime *m, const uint8_t *p, size_t n)
+{
+	if (m->clen)
+		return carry_feed(m, p, n);
+	switch (m->st) {
+	case S_HEADERS:
+		return hdr_feed(m, p, n);
+	case S_BODY:
+	case S_PRE:
+	case S_EPI:
+		if (m->nbound)
+			return scan_body(m, p, n);
+		body_emit(m, p, n);
+		return n;
+	case S_RAW:
+		part_data(m, &m->ps.p, p, n);
+		return n;
+	default:
+		return n;
+	}
+}
+
+/* Bytes the machine already took in, again (they are not new input). */
 static void dispatch(struct sl_mime *m, const uint8_t *p, size_t n)
 {
 	while (n) {
-		size_t used = n;
+		size_t used = step(m, p, n);
 
-		if (m->clen) {
-			used = carry_feed(m, p, n);
-		} else {
-			switch (m->st) {
-			case S_HEADERS:
-				used = hdr_feed(m, p, n);
-				break;
-			case S_BODY:
-			case S_PRE:
-			case S_EPI:
-				if (m->nbound)
-					used = scan_body(m, p, n);
-				else
-					body_emit(m, p, n);
-				break;
-			case S_RAW:
-				part_data(m, &m->ps.p, p, n);
-				break;
-			default:
-				break;
-			}
-		}
+		p += used;
+		n -= used;
+	}
+}
+
+/* New input: the tap follows it step by step. */
+static void feed(struct sl_mime *m, const uint8_t *p, size_t n)
+{
+	if (m->finished)
+		return;
+	while (n) {
+		size_t used = step(m, p, n);
+
+		tap_after(m, p, used);
 		p += used;
 		n -= used;
 	}
@@ -1806,7 +2114,7 @@ void sl_mime_feed(struct sl_mime *m, const uint8_t *p, size_t n)
 	if (!m || m->finished || !n)
 		return;
 	sl_ctr_add(m->ctr, SL_CTR_MIME_BYTES_IN, n);
-	dispatch(m, p, n);
+	feed(m, p, n);
 }
 
 void sl_mime_finish(struct sl_mime *m)
@@ -1823,6 +2131,7 @@ void sl_mime_finish(struct sl_mime *m)
 
 		if (!only_eol &&
 		    classify(m, m->carry + m->elen, m->clen - m->elen, true, &d) == C_DELIM) {
+			d.elen = m->elen;
 			m->clen = 0;
 			on_delim(m, &d);
 		} else if (!only_eol || m->st != S_BODY) {
@@ -1837,6 +2146,8 @@ void sl_mime_finish(struct sl_mime *m)
 		close_current(m, true);
 	while (m->nlev)
 		level_pop(m);
-	sl_ctr_inc(m->ctr, SL_CTR_MIME_MESSAGES);
+	tap_after(m, NULL, 0);
+	if (!m->nest)
+		sl_ctr_inc(m->ctr, SL_CTR_MIME_MESSAGES);
 	m->st = S_DONE;
 }

@@ -28,8 +28,10 @@
  * part_end of each; a reading found mid-part (base64 data after '=') begins
  * when it is found.  A uuencoded block inside a text part is a part of its
  * own (kind SL_MIME_KIND_UUENCODE) opened and closed while that text part is
- * open.  Otherwise parts do not overlap.  Callbacks must not call back into
- * the decoder.
+ * open.  The decoded reading of an encoded message/rfc822 (below) is a
+ * message of its own whose callbacks come while the raw reading's parts are
+ * open, interleaved with them as the input is cut.  Otherwise parts do not
+ * overlap.  Callbacks must not call back into the decoder.
  *
  * Bytes of a body.  A body is everything after the blank line ending the
  * headers up to the line ending before the next delimiter line: that CRLF
@@ -62,7 +64,14 @@
  * one raw part; first delimiter never seen -> the preamble part is the body;
  * two boundaries declared -> either delimits; delimiter after the close
  * delimiter -> parts decoded again; message/rfc822 (and message/global)
- * descended whatever its transfer encoding says (as Python); an entity with
+ * with a transfer encoding -> descended raw (as Python) and, if that is
+ * base64 or quoted-printable, also decoded and parsed as the message clients
+ * show (Thunderbird...): its headers and parts come with reading + 16, their
+ * own part ids (1, 2 ... the decoded message's top entity is 1, its parent
+ * the message/rfc822 entity), depth continuing the raw reading's, and
+ * anomalies ending "(in decoded part N)"; one decoded message inside another
+ * adds 16 again, up to 15 levels (mime.depth_exceeded beyond), all within
+ * max_depth; its parts count against max_parts; an entity with
  * headers and no body -> an empty part; two delimiters in a row -> no part.
  * Preamble and epilogue become parts (kind PREAMBLE/EPILOGUE) only when they
  * hold more than 256 bytes of blank lines or any other byte. */
@@ -92,7 +101,9 @@ struct sl_mime_limits {
 void sl_mime_limits_default(struct sl_mime_limits *l);
 /* Bytes sl_mime_new() allocates with these limits (for memory accounting).
  * The buffers of a long header field come on top, when one arrives: up to
- * 4 x max_header_bytes. */
+ * 4 x max_header_bytes; and, once an encoded message/rfc822 is met, a child
+ * decoder of the same size (kept until sl_mime_free), one per nesting level
+ * of such messages, at most 15. */
 size_t sl_mime_state_size(const struct sl_mime_limits *lim);
 
 /* What a part is.  Only SL_MIME_KIND_BODY parts are entities of the MIME
@@ -117,7 +128,10 @@ struct sl_mime_part {
 					   too but never get part_begin. */
 	uint32_t parent;		/* 0 for the top level */
 	uint16_t depth;			/* 0 for the top-level entity */
-	uint8_t reading;		/* which reading of this part (0 = primary) */
+	uint8_t reading;		/* which reading of this part (0 = primary); + 16
+					   per encoded message/rfc822 decoded around it,
+					   whose part ids are its own: (id, reading)
+					   names an open part */
 	uint8_t kind;			/* enum sl_mime_kind */
 	bool is_attachment;		/* filename/name given, Content-Disposition: attachment,
 					   or any non-text leaf */

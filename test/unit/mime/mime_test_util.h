@@ -1,7 +1,12 @@
 /* Test harness for the MIME decoder: records every callback into a log and
  * every part reading's bytes, and runs a message split every way (whole, one
  * byte at a time, two pieces at every position, three random pieces),
- * asserting that all runs give the same log and the same bytes. */
+ * asserting that all runs give the same log and the same bytes.
+ *
+ * The decoded reading of an encoded message/rfc822 (reading >= 16 per level,
+ * anomalies "(in decoded part N)") is a stream of its own whose interleaving
+ * with the others depends on the cuts: each level has its own log, each
+ * compared whole. */
 #ifndef MIME_TEST_UTIL_H
 #define MIME_TEST_UTIL_H
 
@@ -17,6 +22,7 @@
 #include "mime.h"
 
 #define REC_PARTS 64
+#define REC_LEVELS 16	/* 256 / 16 readings per level */
 
 struct rpart {
 	uint32_t id, parent;
@@ -29,19 +35,34 @@ struct rpart {
 	size_t n, cap;
 };
 
-struct rec {
+struct rlog {
 	char *log;
 	size_t len, cap;
+};
+
+struct rec {
+	union {
+		struct {
+			char *log;	/* level 0: the message as read raw */
+			size_t len, cap;
+		};
+		struct rlog dec[REC_LEVELS];	/* [k]: inside k decoded message/rfc822 */
+	};
 	struct rpart p[REC_PARTS];
 	int np;
 };
 
-static void rec_log(struct rec *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void rec_log(struct rec *r, const char *fmt, ...)
+static void rec_log(struct rec *r, unsigned lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void rec_log(struct rec *rr, unsigned lvl, const char *fmt, ...)
 {
+	struct rlog *r;
 	va_list ap;
 	char tmp[1024];
 	int k;
+
+	assert_true(lvl < REC_LEVELS);
+	r = &rr->dec[lvl];
 
 	va_start(ap, fmt);
 	k = vsnprintf(tmp, sizeof(tmp), fmt, ap);
@@ -71,7 +92,7 @@ static void cb_header(void *u, const struct sl_mime_part *p, const char *name, c
 		      size_t n)
 {
 	assert_int_equal(v[n], '\0');
-	rec_log(u, "H %u d%u %s=%.*s\n", p->id, p->depth, name, (int)n, v);
+	rec_log(u, p->reading / 16u, "H %u d%u %s=%.*s\n", p->id, p->depth, name, (int)n, v);
 }
 
 #define CPY(dst, s) snprintf(dst, sizeof(dst), "%s", (s) ? (s) : "")
@@ -102,7 +123,8 @@ static void cb_begin(void *u, const struct sl_mime_part *p)
 	CPY(q->enc, p->encoding);
 	CPY(q->cs, p->charset);
 	CPY(q->disp, p->disposition);
-	rec_log(r, "B %u.%u p%u d%u k%u %s alt=%s fn=%s afn=%s enc=%s cs=%s r%d a%d t%d\n", p->id,
+	rec_log(r, p->reading / 16u,
+		"B %u.%u p%u d%u k%u %s alt=%s fn=%s afn=%s enc=%s cs=%s r%d a%d t%d\n", p->id,
 		p->reading, p->parent, p->depth, p->kind, q->ct, q->alt_ct, q->fn, q->afn, q->enc,
 		q->cs, q->raw, q->att, q->text);
 }
@@ -137,13 +159,17 @@ static void cb_end(void *u, const struct sl_mime_part *p)
 
 	assert_non_null(q);
 	q->open = false;
-	rec_log(u, "E %u.%u %zu %016llx pre=%llu\n", p->id, p->reading, q->n,
+	rec_log(u, p->reading / 16u, "E %u.%u %zu %016llx pre=%llu\n", p->id, p->reading, q->n,
 		(unsigned long long)fnv(q->data, q->n), (unsigned long long)p->prefix_bytes);
 }
 
 static void cb_anom(void *u, enum sl_anomaly a, const char *detail)
 {
-	rec_log(u, "A %s %s\n", sl_anomaly_name(a), detail ? detail : "");
+	unsigned lvl = 0;
+
+	for (const char *d = detail; d && (d = strstr(d, "(in decoded part ")); d++)
+		lvl++;
+	rec_log(u, lvl, "A %s %s\n", sl_anomaly_name(a), detail ? detail : "");
 }
 
 static const struct sl_mime_cb rec_cb = {
@@ -157,7 +183,8 @@ static void rec_free(struct rec *r)
 		return;
 	for (int i = 0; i < r->np; i++)
 		free(r->p[i].data);
-	free(r->log);
+	for (int i = 0; i < REC_LEVELS; i++)
+		free(r->dec[i].log);
 	free(r);
 }
 
@@ -186,18 +213,43 @@ static struct rec *run_cuts(const uint8_t *msg, size_t n, const struct sl_mime_l
 	return r;
 }
 
-static void same(const struct rec *a, const struct rec *b, const char *how, size_t at)
+static void same_log(const struct rlog *a, const struct rlog *b, const char *how, size_t at)
 {
 	if (a->len != b->len || (a->len && memcmp(a->log, b->log, a->len) != 0)) {
 		fprintf(stderr, "split %s at %zu differs:\n--- whole\n%s--- split\n%s", how, at,
-			a->log, b->log);
+			a->log ? a->log : "", b->log ? b->log : "");
 		fail();
 	}
+}
+
+/* The part reading of b that is a's i-th: begin order is the same within a
+ * level, not across levels; (id, reading) repeats only for two decoded
+ * messages in a row, in order. */
+static const struct rpart *rec_match(const struct rec *a, int i, const struct rec *b)
+{
+	const struct rpart *q = &a->p[i];
+	int k = 0;
+
+	for (int j = 0; j < i; j++)
+		k += a->p[j].id == q->id && a->p[j].reading == q->reading;
+	for (int j = 0; j < b->np; j++)
+		if (b->p[j].id == q->id && b->p[j].reading == q->reading && k-- == 0)
+			return &b->p[j];
+	return NULL;
+}
+
+static void same(const struct rec *a, const struct rec *b, const char *how, size_t at)
+{
+	for (int k = 0; k < REC_LEVELS; k++)
+		same_log(&a->dec[k], &b->dec[k], how, at);
 	assert_int_equal(a->np, b->np);
 	for (int i = 0; i < a->np; i++) {
-		assert_int_equal(a->p[i].n, b->p[i].n);
+		const struct rpart *q = rec_match(a, i, b);
+
+		assert_non_null(q);
+		assert_int_equal(a->p[i].n, q->n);
 		if (a->p[i].n)
-			assert_memory_equal(a->p[i].data, b->p[i].data, a->p[i].n);
+			assert_memory_equal(a->p[i].data, q->data, a->p[i].n);
 	}
 }
 
@@ -259,7 +311,10 @@ static bool has_anom(const struct rec *r, const char *name)
 	char k[128];
 
 	snprintf(k, sizeof(k), "A %s ", name);
-	return strstr(r->log, k) != NULL;
+	for (int i = 0; i < REC_LEVELS; i++)
+		if (r->dec[i].log && strstr(r->dec[i].log, k))
+			return true;
+	return false;
 }
 
 /* The i-th part reading in begin order. */

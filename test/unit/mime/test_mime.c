@@ -715,6 +715,283 @@ static void reset_reuses_decoder(void **st)
 	rec_free(r);
 }
 
+/* ---- encoded message/rfc822: the decoded reading ------------------------- */
+
+/* base64 as a client writes it (76-column lines, CRLF); returns the length. */
+static size_t b64_encode(const char *in, size_t n, char *out, size_t cap)
+{
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t o = 0, col = 0;
+
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)(uint8_t)in[i] << 16;
+
+		v |= i + 1 < n ? (uint32_t)(uint8_t)in[i + 1] << 8 : 0;
+		v |= i + 2 < n ? (uint8_t)in[i + 2] : 0;
+		assert_true(o + 8 < cap);
+		out[o++] = a[v >> 18];
+		out[o++] = a[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? a[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < n ? a[v & 63] : '=';
+		if ((col += 4) == 76 || i + 3 >= n) {
+			out[o++] = '\r';
+			out[o++] = '\n';
+			col = 0;
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* The part reading with this reading number and content type. */
+static const struct rpart *part_ct(const struct rec *r, unsigned reading, const char *ct)
+{
+	for (int i = 0; i < r->np; i++)
+		if (r->p[i].reading == reading && !strcmp(r->p[i].ct, ct))
+			return &r->p[i];
+	fprintf(stderr, "no part %s reading %u\n", ct, reading);
+	fail();
+	return NULL;
+}
+
+static const char fwd_inner[] =
+	"From: alice@example.com\r\nSubject: fwd plans\r\n"
+	"Content-Type: multipart/mixed; boundary=\"in1\"\r\n\r\n"
+	"--in1\r\nContent-Type: text/plain\r\n\r\n"
+	"Project Bluebird is confidential\r\n"
+	"--in1\r\nContent-Type: application/octet-stream\r\n"
+	"Content-Disposition: attachment; filename=\"plan.bin\"\r\n"
+	"Content-Transfer-Encoding: base64\r\n\r\n"
+	"YXR0YWNobWVudCBwYXlsb2Fk\r\n"	/* "attachment payload" */
+	"--in1--\r\n";
+
+static void rfc822_base64_decoded_reading(void **st)
+{
+	char msg[4096], b[2048];
+	size_t k = (size_t)snprintf(msg, sizeof(msg),
+		"Subject: outer\r\nContent-Type: multipart/mixed; boundary=out\r\n\r\n"
+		"--out\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+		"--out\r\nContent-Type: message/rfc822\r\n"
+		"Content-Transfer-Encoding: base64\r\n\r\n");
+
+	b64_encode(fwd_inner, strlen(fwd_inner), b, sizeof(b));
+	k += (size_t)snprintf(msg + k, sizeof(msg) - k, "%s--out\r\n\r\nlast\r\n--out--\r\n", b);
+	struct rec *r = decode_lim(msg, k, NULL);
+
+	assert_true(has_anom(r, "mime.container_encoded"));
+	/* the raw reading, as Python: the base64 text is the inner message's body */
+	assert_part_data(part_ct(r, 0, "text/plain"), "see attached");
+	const struct rpart *raw = &r->p[1];
+
+	assert_int_equal(raw->id, 4);
+	assert_int_equal(raw->parent, 3);
+	assert_int_equal(raw->n, strlen(b) - 2);
+	assert_memory_equal(raw->data, b, raw->n);
+	/* the decoded reading, as Thunderbird: its own part numbers, reading 16 */
+	assert_non_null(strstr(r->dec[1].log, "H 1 d2 Subject=fwd plans\n"));
+	const struct rpart *t = part_ct(r, 16, "text/plain");
+
+	assert_int_equal(t->id, 2);
+	assert_int_equal(t->parent, 1);
+	assert_int_equal(t->depth, 3);
+	assert_true(t->text);
+	assert_false(t->att);
+	assert_string_equal(t->enc, "7bit");
+	assert_part_data(t, "Project Bluebird is confidential");
+	const struct rpart *a = part_ct(r, 16, "application/octet-stream");
+
+	assert_int_equal(a->id, 3);
+	assert_int_equal(a->depth, 3);
+	assert_true(a->att);
+	assert_string_equal(a->fn, "plan.bin");
+	assert_string_equal(a->enc, "base64");
+	assert_part_data(a, "attachment payload");
+	/* 3 raw parts + 2 decoded ones; the decoded message's container (1)
+	 * hangs under the message/rfc822 entity (3) */
+	assert_int_equal(r->np, 5);
+	assert_non_null(strstr(r->dec[1].log, "B 2.16 p1 d3 "));
+	assert_null(r->dec[2].log);
+	/* the decoded message's 3 ids count against max_parts: 5 + 3 */
+	assert_int_equal(r->p[4].id, 8);
+	assert_part_data(&r->p[4], "last");
+	rec_free(r);
+
+	/* max_parts 5: the decoded message gets the 2 ids left when it opens
+	 * (1-3 are taken), then gives up */
+	struct sl_mime_limits l;
+
+	sl_mime_limits_default(&l);
+	l.max_parts = 5;
+	r = decode_lim(msg, k, &l);
+	const struct rpart *g = part_ct(r, 16, "application/octet-stream");
+
+	assert_true(g->raw);
+	assert_int_equal(g->id, 3);
+	assert_non_null(memmem(g->data, g->n, "YXR0YWNobWVudCBwYXlsb2Fk", 24));
+	assert_part_data(part_ct(r, 16, "text/plain"), "Project Bluebird is confidential");
+	/* and the raw reading gives up after it (4 + 3 ids are spent) */
+	assert_true(has_anom(r, "mime.too_many_parts"));
+	assert_true(r->p[r->np - 1].raw);
+	assert_int_equal(r->p[r->np - 1].id, 6);
+	assert_int_equal(r->p[r->np - 1].reading, 0);
+	rec_free(r);
+}
+
+/* Quoted-printable: the keyword is cut by a soft line break in the raw text;
+ * the message is top level, ended by the end of input without a last CRLF. */
+static void rfc822_qp_decoded_reading(void **st)
+{
+	struct rec *r = decode(
+		"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: quoted-printable\r\n"
+		"\r\n"
+		"Subject: =3D?q\r\nContent-Type: text/plain; charset=3D\"utf-8\"\r\n\r\n"
+		"Project Blue=\r\nbird caf=C3=A9");
+
+	assert_true(has_anom(r, "mime.container_encoded"));
+	assert_int_equal(r->np, 2);
+	/* raw: Python reads the QP text as the message */
+	assert_part_data(part_ct(r, 0, "text/plain"), "Project Blue=\r\nbird caf=C3=A9");
+	assert_non_null(strstr(r->log, "H 2 d1 Subject==3D?q\n"));
+	const struct rpart *t = part_ct(r, 16, "text/plain");
+
+	assert_int_equal(t->id, 1);
+	assert_int_equal(t->parent, 1);
+	assert_int_equal(t->depth, 1);
+	assert_string_equal(t->cs, "utf-8");
+	assert_non_null(strstr(r->dec[1].log, "H 1 d1 Subject==?q\n"));
+	assert_part_data(t, "Project Bluebird caf\xc3\xa9");
+	rec_free(r);
+}
+
+/* Encoded inside encoded: each level decoded by the one above, until
+ * max_depth; the deepest is then one raw part. */
+static void rfc822_encoded_nesting_depth(void **st)
+{
+	static char lv[4][8192];
+	struct sl_mime_limits l;
+	const char *hdr = "Content-Type: message/rfc822\r\n"
+			  "Content-Transfer-Encoding: base64\r\n\r\n";
+
+	snprintf(lv[0], sizeof(lv[0]), "Subject: deepest\r\n\r\nProject Bluebird\r\n");
+	for (int i = 1; i < 4; i++) {
+		size_t k = (size_t)snprintf(lv[i], sizeof(lv[i]), "%s", hdr);
+
+		b64_encode(lv[i - 1], strlen(lv[i - 1]), lv[i] + k, sizeof(lv[i]) - k);
+	}
+	/* lv[3] is the message: depth 0, its message 1, that one's 2, then 3 */
+	sl_mime_limits_default(&l);
+	l.max_depth = 2;
+	struct rec *r = decode_lim(lv[3], strlen(lv[3]), &l);
+
+	assert_true(has_anom(r, "mime.depth_exceeded"));
+	const struct rpart *g = part_ct(r, 32, "message/rfc822");
+
+	assert_true(g->raw);
+	assert_int_equal(g->depth, 2);
+	assert_int_equal(g->parent, 1);
+	/* its body: lv[0] still in base64 */
+	assert_int_equal(g->n, strlen(lv[1]) - strlen(hdr));
+	assert_memory_equal(g->data, lv[1] + strlen(hdr), g->n);
+	for (int i = 0; i < r->np; i++)
+		assert_true(r->p[i].reading < 48);
+	rec_free(r);
+
+	/* deep enough: the keyword comes out three decodings down */
+	r = decode_lim(lv[3], strlen(lv[3]), NULL);
+	const struct rpart *t = part_ct(r, 48, "text/plain");
+
+	assert_int_equal(t->depth, 3);
+	assert_part_data(t, "Project Bluebird\r\n");
+	assert_false(has_anom(r, "mime.depth_exceeded"));
+	rec_free(r);
+}
+
+/* Decoded readings inside decoded readings: at most NEST_MAX (15) levels. */
+static void rfc822_encoded_nesting_limit(void **st)
+{
+	static char a[2][16384];
+	const char *hdr = "Content-Type: message/rfc822\r\n"
+			  "Content-Transfer-Encoding: quoted-printable\r\n\r\n";
+	char *cur = a[0], *nxt = a[1];
+
+	/* QP of QP grows by one "3D" per level only */
+	snprintf(cur, sizeof(a[0]), "Subject: x\r\n\r\nz=3D");
+	for (int i = 0; i < 17; i++) {
+		size_t k = (size_t)snprintf(nxt, sizeof(a[0]), "%s", hdr);
+
+		for (const char *c = cur; *c && k + 4 < sizeof(a[0]); c++)
+			k += (size_t)(*c == '=' ? snprintf(nxt + k, 4, "=3D") :
+					  snprintf(nxt + k, 2, "%c", *c));
+		char *t = cur;
+
+		cur = nxt;
+		nxt = t;
+	}
+	struct rec *r = decode(cur);
+	unsigned top = 0;
+
+	assert_true(has_anom(r, "mime.depth_exceeded"));
+	for (int i = 0; i < r->np; i++)
+		if (r->p[i].reading / 16u > top)
+			top = r->p[i].reading / 16u;
+	assert_int_equal(top, 15);
+	rec_free(r);
+}
+
+/* Hostile bytes as "base64": nothing crashes, whatever comes out is bounded. */
+static void rfc822_garbage_base64(void **st)
+{
+	uint8_t msg[3000];
+	unsigned seed = 99;
+	size_t k = (size_t)snprintf((char *)msg, sizeof(msg),
+		"Content-Type: multipart/mixed; boundary=g\r\n\r\n--g\r\n"
+		"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+
+	for (size_t i = 0; i < 1500; i++) {
+		seed = seed * 1103515245u + 12345u;
+		msg[k++] = "AB=\r\n-:-\0g\xff/+ "[(seed >> 8) % 14];
+	}
+	k += (size_t)snprintf((char *)msg + k, sizeof(msg) - k, "\r\n--g\r\n\r\nafter\r\n--g--");
+	struct rec *r = decode_lim(msg, k, NULL);
+
+	assert_true(has_anom(r, "mime.base64_junk"));
+	assert_part_data(&r->p[r->np - 1], "after");
+	assert_int_equal(r->p[r->np - 1].reading, 0);
+	rec_free(r);
+}
+
+/* Two encoded messages in a row: the child decoder is reused, numbering
+ * afresh; the second's ids are charged after the first's. */
+static void rfc822_encoded_siblings(void **st)
+{
+	char msg[2048], b[512];
+	const char *one = "Subject: one\r\n\r\nfirst body\r\n";
+	const char *two = "Subject: two\r\n\r\nsecond body\r\n";
+	size_t k = (size_t)snprintf(msg, sizeof(msg),
+		"Content-Type: multipart/mixed; boundary=s\r\n\r\n--s\r\n"
+		"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+
+	b64_encode(one, strlen(one), b, sizeof(b));
+	k += (size_t)snprintf(msg + k, sizeof(msg) - k, "%s--s\r\nContent-Type: message/rfc822\r\n"
+			      "Content-Transfer-Encoding: base64\r\n\r\n", b);
+	b64_encode(two, strlen(two), b, sizeof(b));
+	k += (size_t)snprintf(msg + k, sizeof(msg) - k, "%s--s--\r\n", b);
+	struct rec *r = decode_lim(msg, k, NULL);
+
+	/* raw: 1 multipart, 2 message, 3 its message; charged 1: 5 message, 6 */
+	assert_non_null(strstr(r->dec[1].log, "H 1 d2 Subject=one\nB 1.16 p2 d2 "));
+	assert_non_null(strstr(r->dec[1].log, "H 1 d2 Subject=two\nB 1.16 p5 d2 "));
+	int n = 0;
+
+	for (int i = 0; i < r->np; i++) {
+		if (r->p[i].reading != 16)
+			continue;
+		assert_part_data(&r->p[i], n++ ? "second body\r\n" : "first body\r\n");
+	}
+	assert_int_equal(n, 2);
+	rec_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -753,6 +1030,12 @@ int main(void)
 		cmocka_unit_test(readings_limit),
 		cmocka_unit_test(large_attachment_streams),
 		cmocka_unit_test(reset_reuses_decoder),
+		cmocka_unit_test(rfc822_base64_decoded_reading),
+		cmocka_unit_test(rfc822_qp_decoded_reading),
+		cmocka_unit_test(rfc822_encoded_nesting_depth),
+		cmocka_unit_test(rfc822_encoded_nesting_limit),
+		cmocka_unit_test(rfc822_garbage_base64),
+		cmocka_unit_test(rfc822_encoded_siblings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
