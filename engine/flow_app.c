@@ -80,11 +80,21 @@ static void stream_write(struct sl_flow_app *fa, const struct sl_slice *s)
  *
  * A flow's parser and each open message are charged to the worker's
  * limits.app_memcap before they exist, with what they allocate when they
- * start (sl_app_state_size, sl_txn_state_size: real sizes, not counting
- * buffers that grow with the traffic).  A refusal never lets the flow pass
- * uninspected by accident: policy block (or tempfail) drops the flow's
- * packets from then on (worker.c, SL_FLOWF_APP_REFUSED), policy pass (or
- * alert) bypasses it, counted.  Either way the parser stops. */
+ * start (sl_app_state_size, sl_txn_state_size: real sizes).  A refusal
+ * never lets the flow pass uninspected by accident: policy block (or
+ * tempfail) drops the flow's packets from then on (worker.c,
+ * SL_FLOWF_APP_REFUSED), policy pass (or alert) bypasses it, counted.
+ * Either way the parser stops.
+ *
+ * What a message's MIME decoder allocates later (the buffers of a long
+ * header field, a decoder per level of encoded message/rfc822) is charged
+ * as it comes (sl_worker_mime_take, through sl_txn_env.mem_take) and given
+ * back when the decoder is freed.  A refusal there stops nothing: the
+ * decoder degrades to reading raw what it cannot decode (anomaly
+ * mime.memcap on the message, its policy in policy.anomalies), counted
+ * flow.app_memcap and logged like the others.  Buffers with their own
+ * per-message bounds and no hook (the message's string arena, the IMAP
+ * section decoder, zlib state) are not charged. */
 
 static bool app_charge(struct sl_worker *w, struct sl_flow_app *fa, size_t n, size_t *charged,
 		       const char *what)
@@ -109,6 +119,28 @@ static bool app_charge(struct sl_worker *w, struct sl_flow_app *fa, size_t n, si
 		sl_ctr_inc(&w->ctr, SL_CTR_APP_MEMCAP_BYPASS);
 	}
 	return false;
+}
+
+bool sl_worker_mime_take(void *u, struct sl_mail_txn *t, size_t n)
+{
+	struct sl_worker *w = u;
+
+	if (sl_memcap_take(&w->app_mc, n))
+		return true;
+	sl_ctr_inc(&w->ctr, SL_CTR_APP_MEMCAP);
+	sl_log_rl(&w->rl_app_memcap, w->now_us, SL_LOG_WARN,
+		  "limits.app_memcap (%zu bytes, %zu in use) refused %zu bytes of MIME decoder "
+		  "memory for message %llu: read raw instead (mime.memcap)",
+		  w->app_mc.cap, sl_memcap_used(&w->app_mc), n,
+		  (unsigned long long)sl_txn_msg(t)->id);
+	return false;
+}
+
+void sl_worker_mime_give(void *u, size_t n)
+{
+	struct sl_worker *w = u;
+
+	sl_memcap_give(&w->app_mc, n);
 }
 
 /* ---- transactions ---- */

@@ -393,12 +393,29 @@ static void mime_anomaly(void *u, enum sl_anomaly a, const char *detail)
 	sl_txn_anomaly(u, a, detail);
 }
 
+static bool mime_mem_take(void *u, size_t n)
+{
+	struct sl_mail_txn *t = u;
+
+	return !t->env->mem_take || t->env->mem_take(t->env->mem_u, t, n);
+}
+
+static void mime_mem_give(void *u, size_t n)
+{
+	struct sl_mail_txn *t = u;
+
+	if (t->env->mem_give)
+		t->env->mem_give(t->env->mem_u, n);
+}
+
 static const struct sl_mime_cb mime_cb = {
 	.header = mime_header,
 	.part_begin = mime_part_begin,
 	.part_data = mime_part_data,
 	.part_end = mime_part_end,
 	.anomaly = mime_anomaly,
+	.mem_take = mime_mem_take,
+	.mem_give = mime_mem_give,
 };
 
 /* ---- IMAP body-part sections ---- */

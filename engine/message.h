@@ -41,6 +41,15 @@ struct sl_txn_env {
 	/* Called for each anomaly a transaction records (for events). */
 	void (*on_anomaly)(void *u, struct sl_mail_txn *t, enum sl_anomaly a, const char *detail);
 	void *on_anomaly_u;
+	/* The MIME decoder's memory beyond sl_txn_state_size (long header
+	 * buffers, decoders of encoded message/rfc822: sl_mime_cb.mem_take),
+	 * charged here before it is allocated and given back exactly when the
+	 * decoder is freed (at the message's end, or with the transaction).
+	 * false: refused, the decoder degrades (mime.memcap).  Both or
+	 * neither; NULL: not charged. */
+	bool (*mem_take)(void *u, struct sl_mail_txn *t, size_t n);
+	void (*mem_give)(void *u, size_t n);
+	void *mem_u;
 };
 
 struct sl_mail_txn *sl_txn_new(struct sl_txn_env *env, enum sl_proto proto, enum sl_dir dir,
@@ -48,7 +57,8 @@ struct sl_mail_txn *sl_txn_new(struct sl_txn_env *env, enum sl_proto proto, enum
 /* Bytes one transaction allocates when it starts (the builder, its sha256
  * context, the MIME decoder at env's limits), for memory accounting.  Not
  * included: the message's string arena and part records (bounded per
- * message, see msg.h), long header buffers (sl_mime_state_size), an IMAP
+ * message, see msg.h), the decoder's growth (long header buffers, decoders
+ * of encoded message/rfc822: charged as it comes, env->mem_take), an IMAP
  * section decoder. */
 size_t sl_txn_state_size(const struct sl_txn_env *env);
 void sl_txn_field(struct sl_mail_txn *t, enum sl_mail_field f, const char *v, size_t n);

@@ -215,6 +215,9 @@ struct sl_worker *sl_worker_new(const struct sl_worker_config *cfg, struct sl_ev
 	te->hooks_arg = w;
 	te->on_anomaly = txn_anomaly;
 	te->on_anomaly_u = w;
+	te->mem_take = sl_worker_mime_take;
+	te->mem_give = sl_worker_mime_give;
+	te->mem_u = w;
 	/* Message ids base + 1, base + 1 + step, ...: the builder adds the
 	 * step before each message (unsigned arithmetic wraps to it). */
 	te->id_step = cfg->id_step ? cfg->id_step : 1;

@@ -134,6 +134,9 @@ void sl_flow_app_info(const struct sl_flow *f, struct sl_flow_app_info *i);
 void sl_flow_anomaly(struct sl_worker *w, struct sl_flow *f, enum sl_anomaly a,
 		     const struct sl_packet *pkt, const char *detail);
 extern const struct sl_msg_hooks sl_worker_msg_hooks;
+/* sl_txn_env.mem_take / mem_give: the MIME decoders' growth on app_mc. */
+bool sl_worker_mime_take(void *u, struct sl_mail_txn *t, size_t n);
+void sl_worker_mime_give(void *u, size_t n);
 
 struct sl_flow_app *sl_flow_app_get(struct sl_worker *w, struct sl_flow *f);
 

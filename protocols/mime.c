@@ -167,7 +167,8 @@ struct tap {
 	struct sl_qp qp;
 	size_t hn;
 	uint8_t hold[2 * TAP_LAG];
-	struct sl_mime *child;	/* kept for reuse */
+	struct sl_mime *child;	/* kept for reuse until sl_mime_reset/free */
+	size_t charged;		/* taken through cb.mem_take for child */
 };
 
 struct sl_mime {
@@ -207,6 +208,7 @@ struct sl_mime {
 	uint8_t *hbuf;
 	size_t hcap, hlen, ls;
 	uint8_t *dbuf, *sbuf;	/* decoded value (2 * hcap + 1), 2047 scratch (hcap) */
+	size_t hcharged;	/* taken through cb.mem_take for them: hbuf_cost() */
 
 	/* delimiter carry */
 	uint8_t carry[2 + CAND_MAX];
@@ -254,6 +256,48 @@ static void anom(struct sl_mime *m, enum sl_anomaly a, const char *fmt, ...)
 	m->cb.anomaly(m->u, a, m->detail);
 }
 
+/* ---- memory accounting -------------------------------------------------- */
+
+/* What the decoder allocates as a message needs it (header buffers past
+ * HBUF_MIN, the child decoder of struct tap) is asked of cb.mem_take first
+ * and given back exactly (cb.mem_give) when freed: sl_mime_reset or
+ * sl_mime_free.  No hook: unlimited. */
+static bool mem_take(struct sl_mime *m, size_t n)
+{
+	return !n || !m->cb.mem_take || m->cb.mem_take(m->u, n);
+}
+
+static void mem_give(struct sl_mime *m, size_t n)
+{
+	if (n && m->cb.mem_give)
+		m->cb.mem_give(m->u, n);
+}
+
+/* hbuf, dbuf and sbuf at capacity cap: 4 * cap + 1 bytes, those of
+ * HBUF_MIN being part of sl_mime_state_size. */
+static size_t hbuf_cost(size_t cap)
+{
+	return cap > HBUF_MIN ? 4 * (cap - HBUF_MIN) : 0;
+}
+
+/* Frees what was charged dynamically; back to sl_mime_state_size. */
+static void mem_release(struct sl_mime *m)
+{
+	sl_mime_free(m->tap.child);
+	m->tap.child = NULL;
+	mem_give(m, m->tap.charged);
+	m->tap.charged = 0;
+	if (!m->hcharged)
+		return;	/* no buffer is past HBUF_MIN: they were charged first */
+	free(m->hbuf);
+	free(m->dbuf);
+	free(m->sbuf);
+	m->hbuf = m->dbuf = m->sbuf = NULL;
+	m->hcap = 0;
+	mem_give(m, m->hcharged);
+	m->hcharged = 0;
+}
+
 /* ---- limits, lifecycle -------------------------------------------------- */
 
 void sl_mime_limits_default(struct sl_mime_limits *l)
@@ -277,7 +321,9 @@ static void ent_reset(struct sl_mime *m, uint32_t parent, uint16_t depth, bool d
 	m->st = S_HEADERS;
 }
 
-void sl_mime_reset(struct sl_mime *m)
+/* Readies m for another message, keeping everything it allocated (the
+ * child decoder of an encoded message reused within one message). */
+static void restart(struct sl_mime *m)
 {
 	m->next_id = 1;
 	m->finished = false;
@@ -292,6 +338,12 @@ void sl_mime_reset(struct sl_mime *m)
 	m->tap.hn = 0;
 	memset(&m->ps, 0, sizeof(m->ps));
 	ent_reset(m, 0, 0, false);
+}
+
+void sl_mime_reset(struct sl_mime *m)
+{
+	mem_release(m);
+	restart(m);
 }
 
 /* Clamps limits the way sl_mime_new() uses them. */
@@ -315,7 +367,7 @@ size_t sl_mime_state_size(const struct sl_mime_limits *lim)
 		sl_mime_limits_default(&l);
 	limits_effective(&l);
 	return sizeof(struct sl_mime) + ((size_t)l.max_depth + 1) * sizeof(struct level) +
-	       l.max_readings * sizeof(struct reading) + SCRATCH + 1024;
+	       l.max_readings * sizeof(struct reading) + SCRATCH + 1024 + 4 * HBUF_MIN + 1;
 }
 
 struct sl_mime *sl_mime_new(const struct sl_mime_limits *lim, const struct sl_mime_cb *cb,
@@ -343,7 +395,7 @@ struct sl_mime *sl_mime_new(const struct sl_mime_limits *lim, const struct sl_mi
 		sl_mime_free(m);
 		return NULL;
 	}
-	sl_mime_reset(m);
+	restart(m);
 	return m;
 }
 
@@ -351,7 +403,7 @@ void sl_mime_free(struct sl_mime *m)
 {
 	if (!m)
 		return;
-	sl_mime_free(m->tap.child);
+	mem_release(m);
 	sl_charset_cache_free(&m->cc);
 	free(m->lev);
 	free(m->rd);
@@ -763,9 +815,21 @@ static void nest_anomaly(void *u, enum sl_anomaly a, const char *detail)
 		m->cb.anomaly(m->u, a, d);
 }
 
+/* The child's memory is the owner's: charged where the owner's is. */
+static bool nest_take(void *u, size_t n)
+{
+	return mem_take(u, n);
+}
+
+static void nest_give(void *u, size_t n)
+{
+	mem_give(u, n);
+}
+
 static const struct sl_mime_cb nest_cb = {
 	.header = nest_header, .part_begin = nest_begin, .part_data = nest_data,
 	.part_end = nest_end, .anomaly = nest_anomaly,
+	.mem_take = nest_take, .mem_give = nest_give,
 };
 
 /* Transfer-decodes body bytes into the child. */
@@ -849,14 +913,23 @@ static void tap_open(struct sl_mime *m, const uint8_t *pre, size_t n)
 		struct sl_mime_limits l = m->lim;
 
 		l.max_depth = m->depth_cap;
+		size_t cost = sl_mime_state_size(&l);
+
+		/* Refused: only the raw reading, as without memory. */
+		if (!mem_take(m, cost)) {
+			anom(m, SL_ANOM_MIME_MEMCAP, "encoded message/rfc822 not decoded");
+			return;
+		}
 		t->child = sl_mime_new(&l, &nest_cb, m, m->ctr);
 		if (!t->child) {
+			mem_give(m, cost);
 			anom(m, SL_ANOM_MIME_GAVE_UP, "decoded message/rfc822: no memory");
 			return;
 		}
+		t->charged = cost;
 		t->child->nest = (uint8_t)(m->nest + 1);
 	}
-	sl_mime_reset(t->child);
+	restart(t->child);
 	t->child->lim.max_depth = (uint16_t)(m->lim.max_depth - (m->e.hp.depth + 1));
 	t->child->lim.max_parts = m->lim.max_parts - (m->next_id - 1);
 	t->on = t->fresh = true;
@@ -1450,7 +1523,9 @@ static void headers_end(struct sl_mime *m, const uint8_t *pre, size_t n)
 
 /* ---- header block ------------------------------------------------------------ */
 
-static bool hbuf_reserve(struct sl_mime *m, size_t need)
+/* false: *why says whether the memcap refused (mime.memcap) or malloc did
+ * (then the field is as good as too long). */
+static bool hbuf_reserve(struct sl_mime *m, size_t need, enum sl_anomaly *why)
 {
 	size_t cap = m->hcap ? m->hcap : HBUF_MIN;
 
@@ -1458,6 +1533,15 @@ static bool hbuf_reserve(struct sl_mime *m, size_t need)
 		return true;
 	while (cap < need)
 		cap *= 2;
+	/* Charged before the realloc and kept if one fails: a buffer may have
+	 * grown already. */
+	if (hbuf_cost(cap) > m->hcharged) {
+		if (!mem_take(m, hbuf_cost(cap) - m->hcharged)) {
+			*why = SL_ANOM_MIME_MEMCAP;
+			return false;
+		}
+		m->hcharged = hbuf_cost(cap);
+	}
 	uint8_t *h = realloc(m->hbuf, cap);
 
 	if (!h)
@@ -1812,19 +1896,24 @@ static size_t hdr_feed(struct sl_mime *m, const uint8_t *p, size_t n)
 	while (i < n) {
 		const uint8_t *lf = memchr(p + i, '\n', n - i);
 		size_t take = lf ? (size_t)(lf - (p + i)) + 1 : n - i;
+		enum sl_anomaly why = SL_ANOM_MIME_HEADER_TOO_LONG;
 
-		if (m->hlen + take > m->lim.max_header_bytes || !hbuf_reserve(m, m->hlen + take)) {
-			/* Field too long to keep: stop reading headers, everything
-			 * of this entity from here is its raw body. */
+		if (m->hlen + take > m->lim.max_header_bytes ||
+		    !hbuf_reserve(m, m->hlen + take, &why)) {
+			/* Field too long to keep (or no memory to keep it): stop
+			 * reading headers, everything of this entity from here is
+			 * its raw body. */
 			uint8_t *h = m->hbuf;
 			size_t hl = m->hlen;
 
 			if (!ent_id(m)) {
+				if (why == SL_ANOM_MIME_MEMCAP)
+					anom(m, why, NULL);
 				part_data(m, &m->ps.p, h, hl);
 				m->hlen = m->ls = 0;
 				return i;
 			}
-			give_up_entity(m, SL_ANOM_MIME_HEADER_TOO_LONG);
+			give_up_entity(m, why);
 			m->hlen = m->ls = 0;
 			/* hbuf holds checked lines and a partial one, so no delimiter:
 			 * the body path never comes back to hbuf. */

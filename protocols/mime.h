@@ -20,7 +20,9 @@
  * still delivers that part's raw bytes with raw_fallback set: nothing escapes
  * inspection because it was malformed.
  *
- * Memory is bounded by sl_mime_limits, independent of message size.
+ * Memory is bounded by sl_mime_limits, independent of message size, and what
+ * is allocated as a message needs it can be charged to a memcap
+ * (sl_mime_cb.mem_take, below).
  *
  * Callback order.  For a part with several readings, part_begin of every
  * reading comes first, then their part_data interleave (all readings of a
@@ -100,10 +102,11 @@ struct sl_mime_limits {
 
 void sl_mime_limits_default(struct sl_mime_limits *l);
 /* Bytes sl_mime_new() allocates with these limits (for memory accounting).
- * The buffers of a long header field come on top, when one arrives: up to
- * 4 x max_header_bytes; and, once an encoded message/rfc822 is met, a child
- * decoder of the same size (kept until sl_mime_free), one per nesting level
- * of such messages, at most 15. */
+ * The buffers of a header field longer than 2 KiB come on top, when one
+ * arrives: up to 4 x max_header_bytes; and, once an encoded message/rfc822
+ * is met, a child decoder of the same size (kept until sl_mime_reset or
+ * sl_mime_free), one per nesting level of such messages, at most 15.  Those
+ * go through sl_mime_cb.mem_take. */
 size_t sl_mime_state_size(const struct sl_mime_limits *lim);
 
 /* What a part is.  Only SL_MIME_KIND_BODY parts are entities of the MIME
@@ -160,13 +163,23 @@ struct sl_mime_cb {
 	void (*part_data)(void *u, const struct sl_mime_part *p, const uint8_t *d, size_t n);
 	void (*part_end)(void *u, const struct sl_mime_part *p);
 	void (*anomaly)(void *u, enum sl_anomaly a, const char *detail);
+	/* Optional, both or neither: memory beyond sl_mime_state_size is asked
+	 * of mem_take(u, n) before it is allocated (NULL: unlimited) and given
+	 * back with mem_give exactly, by sl_mime_reset or sl_mime_free.  A
+	 * refusal degrades, with the anomaly mime.memcap: a header field that
+	 * cannot be kept ends the entity's headers (its rest is one raw part,
+	 * as for mime.header_too_long); an encoded message/rfc822 is not
+	 * decoded (its raw reading still is). */
+	bool (*mem_take)(void *u, size_t n);
+	void (*mem_give)(void *u, size_t n);
 };
 
 struct sl_mime;
 struct sl_mime *sl_mime_new(const struct sl_mime_limits *lim, const struct sl_mime_cb *cb,
 			    void *u, struct sl_counters *ctr);
 void sl_mime_feed(struct sl_mime *m, const uint8_t *p, size_t n);
-/* Readies the decoder for another message, keeping its buffers. */
+/* Readies the decoder for another message, keeping the buffers
+ * sl_mime_state_size counts and freeing (giving back) the others. */
 void sl_mime_reset(struct sl_mime *m);
 /* End of message: closes every open part (a missing final boundary is an
  * anomaly, not a loss). */

@@ -1,11 +1,13 @@
 /* Fuzz target for the streaming MIME decoder.
  *
  * Input layout: byte 0 picks the limits (small ones reach the give-up paths),
- * byte 1 seeds the chunk sizes, the rest is the message, fed in pieces whose
- * sizes come from the seed and the message bytes themselves.  Asserts: every
- * part_data/part_end belongs to an open part reading, begin/end balance, and
- * no part reading gets more decoded bytes than the message has (no decoder
- * expands its input). */
+ * byte 1 seeds the chunk sizes (its top bit also gives the decoder a memory
+ * budget of (byte 1 & 0x7f) x 8 KiB through mem_take, to reach the refusal
+ * paths), the rest is the message, fed in pieces whose sizes come from the
+ * seed and the message bytes themselves.  Asserts: every part_data/part_end
+ * belongs to an open part reading, begin/end balance, no part reading gets
+ * more decoded bytes than the message has (no decoder expands its input),
+ * and every byte taken is given back by sl_mime_free, no more. */
 #include <assert.h>
 #include <stdint.h>
 #include <string.h>
@@ -23,6 +25,7 @@ struct fz {
 	} o[OPEN_MAX];
 	size_t size;
 	unsigned parts;
+	size_t budget, used;	/* budget 0: unlimited */
 };
 
 static int slot(struct fz *f, const struct sl_mime_part *p)
@@ -78,6 +81,25 @@ static void on_header(void *u, const struct sl_mime_part *p, const char *name, c
 	assert(name && v && v[n] == '\0');
 }
 
+static bool on_take(void *u, size_t n)
+{
+	struct fz *f = u;
+
+	assert(n > 0);
+	if (f->budget && n > f->budget - f->used)
+		return false;
+	f->used += n;
+	return true;
+}
+
+static void on_give(void *u, size_t n)
+{
+	struct fz *f = u;
+
+	assert(n > 0 && n <= f->used);
+	f->used -= n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -86,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fz f;
 	const struct sl_mime_cb cb = {
 		.header = on_header, .part_begin = on_begin, .part_data = on_data,
-		.part_end = on_end,
+		.part_end = on_end, .mem_take = on_take, .mem_give = on_give,
 	};
 
 	if (size < 2)
@@ -101,6 +123,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lim.max_readings = 1 + (data[0] >> 6);
 	}
 	unsigned seed = data[1];
+
+	if (data[1] & 0x80)
+		f.budget = (data[1] & 0x7fu) * 8192u + 1;
 	const uint8_t *p = data + 2;
 	size_t n = size - 2;
 	struct sl_mime *m = sl_mime_new(&lim, &cb, &f, NULL);
@@ -119,6 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	sl_mime_finish(m);
 	sl_mime_free(m);
+	assert(f.used == 0);
 	for (int i = 0; i < OPEN_MAX; i++)
 		assert(!f.o[i].open);
 	/* each decoded message/rfc822 (at most 15 in a chain) may use up to the

@@ -178,6 +178,94 @@ static void charges_come_back(void **state)
 	assert_int_equal(r.messages, 3);
 }
 
+/* The MIME decoder's growth (a long header field's buffers, the decoder of
+ * an encoded message/rfc822) goes through the worker's app memcap
+ * (sl_worker_mime_take): charged while the decoder holds it, given back
+ * when the message ends; refused, it degrades to raw parts with the anomaly
+ * mime.memcap and the counter flow.app_memcap, never a lost part. */
+static struct sl_msg *mime_growth(struct sl_worker *w, size_t cap, size_t *peak)
+{
+	static char msg[40000];
+	size_t k = (size_t)snprintf(msg, sizeof(msg),
+		"Subject: %0*d\r\nContent-Type: multipart/mixed; boundary=out\r\n\r\n"
+		"--out\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+		"--out\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+		"U3ViamVjdDogaW5uZXINCg0KUHJvamVjdCBCbHVlYmlyZA0K\r\n"	/* Project Bluebird */
+		"--out--\r\n", 20000, 1);
+	struct sl_txn_env env = w->txn_env;
+
+	env.hooks = NULL;	/* the test frees the transaction itself */
+	w->app_mc.cap = cap;
+	struct sl_mail_txn *t = sl_txn_new(&env, SL_PROTO_SMTP, SL_TO_SERVER, NULL);
+
+	assert_non_null(t);
+	sl_txn_data(t, (const uint8_t *)msg, k / 2);
+	sl_txn_data(t, (const uint8_t *)msg + k / 2, k - k / 2);
+	*peak = sl_memcap_used(&w->app_mc);
+	sl_txn_end(t, NULL, NULL);
+	/* the decoder is gone with the message's end: so is its charge */
+	assert_int_equal(sl_memcap_used(&w->app_mc), 0);
+	return sl_txn_msg(t);
+}
+
+static const struct sl_msg_part *msg_part(const struct sl_msg *m, uint8_t reading,
+					  const char *ct)
+{
+	for (unsigned i = 0; i < m->n_parts; i++)
+		if (m->parts[i].reading == reading && !strcmp(m->parts[i].content_type, ct))
+			return &m->parts[i];
+	return NULL;
+}
+
+static void mime_growth_charged(void **state)
+{
+	struct sl_config conf;
+	char err[512];
+	size_t peak;
+
+	sl_config_default(&conf);
+	conf.inspect.clamav = false;
+	struct sl_inspect *in = sl_inspect_new(&conf.inspect, err, sizeof(err));
+	assert_non_null(in);
+	FILE *mem = fopen("/dev/null", "w");
+	struct sl_eve *eve = sl_eve_open_stream(mem);
+	struct sl_replay *r = sl_replay_new(&conf, in, eve, err, sizeof(err));
+	assert_non_null(r);
+	struct sl_worker *w = sl_replay_worker(r);
+
+	/* unlimited: charged while decoding (the child decoder and the
+	 * Subject's buffers), both readings of the rfc822 there */
+	struct sl_msg *m = mime_growth(w, 0, &peak);
+
+	assert_true(peak >= sl_mime_state_size(&w->txn_env.mime) + 4 * 20000);
+	assert_false(sl_anomaly_set_has(&m->anomalies, SL_ANOM_MIME_MEMCAP));
+	assert_non_null(msg_part(m, 16, "text/plain"));
+	assert_int_equal(sl_worker_counters(w)->v[SL_CTR_APP_MEMCAP], 0);
+	sl_txn_put(sl_txn_of(m));
+	sl_txn_free(sl_txn_of(m));
+
+	/* a cap with no room: the headers give up at Subject, the whole
+	 * message is one raw part, counted and named */
+	m = mime_growth(w, 1, &peak);
+	assert_int_equal(peak, 0);
+	assert_true(sl_anomaly_set_has(&m->anomalies, SL_ANOM_MIME_MEMCAP));
+	assert_int_equal(sl_worker_counters(w)->v[SL_CTR_APP_MEMCAP], 1);
+	assert_int_equal(m->n_parts, 1);
+	assert_true(m->parts[0].raw_fallback);
+	assert_true(m->parts[0].size > 20000);
+	assert_null(msg_part(m, 16, "text/plain"));
+	assert_true(m->verdict.action >= SL_ACTION_ALERT);
+	sl_txn_put(sl_txn_of(m));
+	sl_txn_free(sl_txn_of(m));
+	assert_int_equal(sl_memcap_used(&w->app_mc), 0);
+
+	sl_replay_free(r);
+	sl_eve_close(eve);
+	fclose(mem);
+	sl_inspect_free(in);
+	sl_config_free(&conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -187,6 +275,7 @@ int main(void)
 		cmocka_unit_test(message_refused_block),
 		cmocka_unit_test(message_refused_pass),
 		cmocka_unit_test(charges_come_back),
+		cmocka_unit_test(mime_growth_charged),
 	};
 	sl_log_setup(SL_LOG_ERR, stderr);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -992,6 +992,169 @@ static void rfc822_encoded_siblings(void **st)
 	rec_free(r);
 }
 
+/* ---- memory accounting (sl_mime_cb.mem_take / mem_give) ------------------ */
+
+struct acct {
+	struct rec r;		/* first: the rec_cb callbacks see a struct rec */
+	size_t cap, used;	/* cap 0: unlimited */
+	unsigned refused;
+};
+
+static bool acct_take(void *u, size_t n)
+{
+	struct acct *a = u;
+
+	if (a->cap && n > a->cap - a->used) {
+		a->refused++;
+		return false;
+	}
+	a->used += n;
+	return true;
+}
+
+static void acct_give(void *u, size_t n)
+{
+	struct acct *a = u;
+
+	assert_true(n <= a->used);
+	a->used -= n;
+}
+
+#define LONG_OUTER 20000	/* Subject of the outer message */
+#define LONG_INNER 5000		/* a field of the decoded message */
+
+/* Outer message with a long field, a text part and a base64 message/rfc822
+ * whose message has a long field too. */
+static size_t acct_msg(char *msg, size_t cap)
+{
+	static char inner[LONG_INNER + 1024], b[2 * sizeof(inner)];
+	size_t k = (size_t)snprintf(inner, sizeof(inner), "X-Long: %0*d\r\n%s", LONG_INNER, 7,
+				    fwd_inner);
+
+	b64_encode(inner, k, b, sizeof(b));
+	return (size_t)snprintf(msg, cap,
+		"Subject: %0*d\r\nContent-Type: multipart/mixed; boundary=out\r\n\r\n"
+		"--out\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+		"--out\r\nContent-Type: message/rfc822\r\n"
+		"Content-Transfer-Encoding: base64\r\n\r\n%s--out--\r\n", LONG_OUTER, 1, b);
+}
+
+/* Decodes the message under cap, cut in pieces of step bytes; leaves the
+ * decoder alive in *mp (finished) so the caller sees what it still holds. */
+static struct acct *acct_run(size_t cap, size_t step, struct sl_mime **mp)
+{
+	static char msg[LONG_OUTER + 4 * LONG_INNER + 8192];
+	size_t n = acct_msg(msg, sizeof(msg));
+	struct acct *a = calloc(1, sizeof(*a));
+	struct sl_mime_cb cb = rec_cb;
+
+	assert_non_null(a);
+	a->cap = cap;
+	cb.mem_take = acct_take;
+	cb.mem_give = acct_give;
+	*mp = sl_mime_new(NULL, &cb, a, NULL);
+	assert_non_null(*mp);
+	for (size_t i = 0; i < n; i += step)
+		sl_mime_feed(*mp, (const uint8_t *)msg + i, n - i < step ? n - i : step);
+	sl_mime_finish(*mp);
+	return a;
+}
+
+static bool any_reading(const struct rec *r, unsigned reading)
+{
+	for (int i = 0; i < r->np; i++)
+		if (r->p[i].reading == reading)
+			return true;
+	return false;
+}
+
+/* Unlimited: the long fields' buffers and the child decoder are charged
+ * while the decoder keeps them, and given back exactly by sl_mime_reset and
+ * sl_mime_free. */
+static void mem_charged_and_given_back(void **st)
+{
+	size_t state = sl_mime_state_size(NULL);
+	struct sl_mime *m;
+	struct acct *a = acct_run(0, 1 << 20, &m);
+
+	assert_false(has_anom(&a->r, "mime.memcap"));
+	assert_part_data(part_ct(&a->r, 16, "text/plain"), "Project Bluebird is confidential");
+	/* the child (its state), and header buffers for 20000 and 5000 bytes
+	 * (each 4 x its capacity, a power of two) */
+	assert_true(a->used >= state + 4 * (LONG_OUTER + LONG_INNER));
+	assert_true(a->used <= state + 8 * (LONG_OUTER + LONG_INNER));
+	sl_mime_reset(m);
+	assert_int_equal(a->used, 0);
+	sl_mime_feed(m, (const uint8_t *)"Subject: 2\r\n\r\nsecond", 20);
+	sl_mime_finish(m);
+	assert_int_equal(a->used, 0);
+	sl_mime_free(m);
+	assert_int_equal(a->used, 0);
+	rec_free(&a->r);
+
+	/* byte by byte: the same charge comes back */
+	a = acct_run(0, 1, &m);
+	assert_true(a->used >= state + 4 * (LONG_OUTER + LONG_INNER));
+	sl_mime_free(m);
+	assert_int_equal(a->used, 0);
+	rec_free(&a->r);
+}
+
+/* Refusals degrade, never lose: a long field that cannot be kept makes the
+ * entity's rest one raw part (mime.memcap), a child decoder that cannot be
+ * charged is not created (the raw reading stays). */
+static void mem_refused_degrades(void **st)
+{
+	size_t state = sl_mime_state_size(NULL);
+	size_t outer = 4 * (32768 - 2048);	/* the outer field's buffers */
+	struct sl_mime *m;
+
+	/* nothing beyond the state: the outer headers give up at Subject */
+	for (size_t step = 1; step <= (1 << 20); step <<= 10) {
+		struct acct *a = acct_run(1, step, &m);
+
+		assert_true(a->refused >= 1);
+		assert_true(has_anom(&a->r, "mime.memcap"));
+		assert_true(has_anom(&a->r, "mime.gave_up"));
+		assert_false(has_anom(&a->r, "mime.header_too_long"));
+		assert_int_equal(a->r.np, 1);
+		assert_true(a->r.p[0].raw);
+		assert_non_null(memmem(a->r.p[0].data, a->r.p[0].n, "see attached", 12));
+		assert_non_null(memmem(a->r.p[0].data, a->r.p[0].n, "--out--", 7));
+		assert_false(any_reading(&a->r, 16));
+		sl_mime_free(m);
+		assert_int_equal(a->used, 0);
+		rec_free(&a->r);
+	}
+
+	/* room for the outer field, not for the child: raw reading only */
+	struct acct *a = acct_run(outer + state - 1, 1 << 20, &m);
+
+	assert_true(has_anom(&a->r, "mime.memcap"));
+	assert_non_null(strstr(a->r.log, "encoded message/rfc822 not decoded"));
+	assert_part_data(part_ct(&a->r, 0, "text/plain"), "see attached");
+	assert_false(any_reading(&a->r, 16));
+	assert_int_equal(a->r.np, 2);	/* the text, the rfc822's base64 body raw */
+	assert_non_null(memmem(a->r.p[1].data, a->r.p[1].n, "WC1Mb25n", 8));	/* "X-Long" */
+	assert_int_equal(a->used, outer);
+	sl_mime_free(m);
+	assert_int_equal(a->used, 0);
+	rec_free(&a->r);
+
+	/* room for the child, not for its long field: the decoded message's
+	 * rest is one raw part of the decoded reading */
+	a = acct_run(outer + state, 1 << 20, &m);
+	assert_null(strstr(a->r.log, "mime.memcap"));
+	assert_non_null(strstr(a->r.dec[1].log, "A mime.memcap part 1"));
+	const struct rpart *g = part_ct(&a->r, 16, "text/plain");
+
+	assert_true(g->raw);
+	assert_non_null(memmem(g->data, g->n, "Project Bluebird is confidential", 32));
+	sl_mime_free(m);
+	assert_int_equal(a->used, 0);
+	rec_free(&a->r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1036,6 +1199,8 @@ int main(void)
 		cmocka_unit_test(rfc822_encoded_nesting_limit),
 		cmocka_unit_test(rfc822_garbage_base64),
 		cmocka_unit_test(rfc822_encoded_siblings),
+		cmocka_unit_test(mem_charged_and_given_back),
+		cmocka_unit_test(mem_refused_degrades),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
