@@ -195,6 +195,15 @@ const char *sl_decode_result_name(enum sl_decode_result r)
 
 /* ---- source table ---- */
 
+/* Empties the table: no entries, every bucket chain NIL. */
+static void src_table_reset(struct src_table *t)
+{
+	memset(t->ent, 0, t->cap * sizeof(*t->ent));
+	memset(t->bucket, 0xff, ((size_t)t->bmask + 1) * sizeof(*t->bucket));
+	t->used = 0;
+	t->newest = t->oldest = NIL;
+}
+
 static int src_table_init(struct src_table *t, uint32_t cap)
 {
 	uint32_t nb = 16;
@@ -205,15 +214,14 @@ static int src_table_init(struct src_table *t, uint32_t cap)
 		cap = 1u << 24;
 	while (nb < 2 * cap)
 		nb <<= 1;
-	t->ent = calloc(cap, sizeof(*t->ent));
+	t->ent = malloc(cap * sizeof(*t->ent));
 	t->bucket = malloc(nb * sizeof(*t->bucket));
 	if (!t->ent || !t->bucket)
 		return -1;
-	memset(t->bucket, 0xff, nb * sizeof(*t->bucket));
 	t->cap = cap;
 	t->bmask = nb - 1;
-	t->newest = t->oldest = NIL;
 	t->seed = sl_hash_seed(t);
+	src_table_reset(t);
 	return 0;
 }
 
@@ -308,14 +316,8 @@ struct sl_decoder *sl_decoder_new(const struct sl_decode_config *cfg, struct sl_
 
 void sl_decoder_forget_sources(struct sl_decoder *d)
 {
-	struct src_table *t = &d->src;
-
-	if (!t->ent)
-		return;
-	memset(t->ent, 0, t->cap * sizeof(*t->ent));
-	memset(t->bucket, 0xff, ((size_t)t->bmask + 1) * sizeof(*t->bucket));
-	t->used = 0;
-	t->newest = t->oldest = NIL;
+	if (d->src.ent)
+		src_table_reset(&d->src);
 }
 
 void sl_decoder_free(struct sl_decoder *d)
@@ -357,6 +359,16 @@ static void set_v4(struct sl_addr *a, const uint8_t *v4)
 	memcpy(a->b + 12, v4, 4);
 }
 
+/* Lists a, once, while the summary has room. */
+static void summary_add_addr(struct sl_offload_summary *s, const struct sl_addr *a)
+{
+	for (unsigned i = 0; i < s->n_addrs; i++)
+		if (memcmp(&s->addrs[i], a, sizeof(*a)) == 0)
+			return;
+	if (s->n_addrs < SL_OFFLOAD_ADDRS)
+		s->addrs[s->n_addrs++] = *a;
+}
+
 static void declare_offload(struct sl_decoder *d, struct src_ent *e)
 {
 	struct sl_offload_summary *s = &d->sum;
@@ -364,11 +376,7 @@ static void declare_offload(struct sl_decoder *d, struct src_ent *e)
 	e->ev |= EV_DECLARED;
 	s->hosts++;
 	sl_ctr_inc(d->ctr, SL_CTR_DECODE_OFFLOAD_HOSTS);
-	for (unsigned i = 0; i < s->n_addrs; i++)
-		if (memcmp(&s->addrs[i], &e->addr, sizeof(e->addr)) == 0)
-			return;
-	if (s->n_addrs < SL_OFFLOAD_ADDRS)
-		s->addrs[s->n_addrs++] = e->addr;
+	summary_add_addr(s, &e->addr);
 }
 
 /* The AUTO/ON policy (AUTO reasoning at the top of this file). */
@@ -423,15 +431,8 @@ void sl_offload_summary_merge(struct sl_offload_summary *dst,
 	dst->hosts += src->hosts;
 	dst->segments += src->segments;
 	dst->revoked += src->revoked;
-	for (unsigned i = 0; i < src->n_addrs && dst->n_addrs < SL_OFFLOAD_ADDRS; i++) {
-		unsigned j = 0;
-
-		while (j < dst->n_addrs && memcmp(&dst->addrs[j], &src->addrs[i],
-						  sizeof(src->addrs[i])) != 0)
-			j++;
-		if (j == dst->n_addrs)
-			dst->addrs[dst->n_addrs++] = src->addrs[i];
-	}
+	for (unsigned i = 0; i < src->n_addrs && dst->n_addrs < SL_OFFLOAD_ADDRS; i++)
+		summary_add_addr(dst, &src->addrs[i]);
 }
 
 void sl_offload_summary_print(const struct sl_offload_summary *s, FILE *f)
@@ -543,6 +544,14 @@ static bool tcp_flags_impossible(uint8_t f)
 	return (f & SL_TH_FIN) && !(f & SL_TH_ACK);
 }
 
+/* A wrong IPv4 header checksum judged BAD: flagged, counted, reported. */
+static void ip_csum_mark_bad(struct sl_decoder *d, struct sl_packet *p)
+{
+	p->flags |= SL_PKT_IP_CSUM_BAD;
+	sl_ctr_inc(d->ctr, SL_CTR_DECODE_IP_CSUM_BAD);
+	report(d, SL_ANOM_DECODE_IPV4_CSUM, p, NULL);
+}
+
 static void tcp_checksum(struct sl_decoder *d, struct sl_packet *p, const struct l3info *li)
 {
 	if (p->flags & SL_PKT_L4_CSUM_SKIP) {
@@ -578,11 +587,8 @@ static void tcp_checksum(struct sl_decoder *d, struct sl_packet *p, const struct
 		break;
 	case V_BAD:
 		p->flags |= SL_PKT_L4_CSUM_BAD;
-		if (c.ip == 0) {
-			p->flags |= SL_PKT_IP_CSUM_BAD;
-			sl_ctr_inc(d->ctr, SL_CTR_DECODE_IP_CSUM_BAD);
-			report(d, SL_ANOM_DECODE_IPV4_CSUM, p, NULL);
-		}
+		if (c.ip == 0)
+			ip_csum_mark_bad(d, p);
 		if (c.tcp == 0) {
 			sl_ctr_inc(d->ctr, SL_CTR_DECODE_CSUM_BAD);
 			report(d, SL_ANOM_DECODE_TCP_CSUM, p, NULL);
@@ -637,9 +643,7 @@ static bool ip_csum_bad(struct sl_decoder *d, struct sl_packet *p, int ip_ok)
 	struct csum_facts c = { .ip = ip_ok, .tcp = -1 };
 	if (judge(d, p, &c) != V_BAD)
 		return false;
-	p->flags |= SL_PKT_IP_CSUM_BAD;
-	sl_ctr_inc(d->ctr, SL_CTR_DECODE_IP_CSUM_BAD);
-	report(d, SL_ANOM_DECODE_IPV4_CSUM, p, NULL);
+	ip_csum_mark_bad(d, p);
 	return true;
 }
 
