@@ -57,7 +57,8 @@ static void dlist_insert(struct sl_hold_set *s, struct sl_hold_q *q)
 		s->dhead = q;
 }
 
-void sl_hold_q_resort(struct sl_hold_set *s, struct sl_hold_q *q)
+/* Re-sorts q after its head changed. */
+static void q_resort(struct sl_hold_set *s, struct sl_hold_q *q)
 {
 	if (dlist_member(s, q))
 		dlist_unlink(s, q);
@@ -114,7 +115,7 @@ struct sl_held *sl_hold_pop(struct sl_hold_set *s, struct sl_hold_q *q, uint64_t
 	s->bytes -= sizeof(struct sl_held) + (uint64_t)h->len;
 	s->pkts--;
 	sl_hist_add(&s->hold_us, now_us > h->t_in_us ? now_us - h->t_in_us : 0);
-	sl_hold_q_resort(s, q);
+	q_resort(s, q);
 	return h;
 }
 

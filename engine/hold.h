@@ -103,7 +103,5 @@ struct sl_held *sl_hold_find(const struct sl_hold_q *q, uint64_t hid);
 struct sl_hold_q *sl_hold_expired(const struct sl_hold_set *s, uint64_t now_us);
 /* Earliest head deadline of the set, or UINT64_MAX when nothing is held. */
 uint64_t sl_hold_next_deadline(const struct sl_hold_set *s);
-/* Re-sorts q after its head changed (pop/push do it themselves). */
-void sl_hold_q_resort(struct sl_hold_set *s, struct sl_hold_q *q);
 
 #endif
