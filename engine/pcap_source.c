@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bytes.h"
+
 struct sl_pcap_source {
 	pcap_t *pc;
 	char *buf;			/* the FILE's stdio buffer (see buffered()) */
@@ -64,7 +66,7 @@ static void explain_open_failure(const char *path, const char *name, const char 
 		snprintf(err, errlen, "%s: too short to be a capture (%zu bytes)", name, n);
 		return;
 	}
-	uint32_t be = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 | (uint32_t)m[2] << 8 | m[3];
+	uint32_t be = sl_be32(m);
 	if (is_capture_magic(be)) {
 		if (strstr(pcap_msg, "truncated"))
 			snprintf(err, errlen, "%s: the file ends inside the capture file header: "
@@ -74,7 +76,7 @@ static void explain_open_failure(const char *path, const char *name, const char 
 				 name, pcap_msg);
 		return;
 	}
-	for (unsigned i = 0; i < sizeof(magic_hints) / sizeof(magic_hints[0]); i++) {
+	for (unsigned i = 0; i < SL_ARRAY_SIZE(magic_hints); i++) {
 		if (memcmp(m, magic_hints[i].m, magic_hints[i].len) == 0) {
 			snprintf(err, errlen, "%s: not a pcap or pcapng file (%s)", name,
 				 magic_hints[i].hint);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "log.h"
 #include "worker_priv.h"
 
@@ -91,7 +92,7 @@ static void defrag_anomalies(struct sl_worker *w, struct sl_flow *f, const struc
 		{ SL_PKT_FRAG_BAD_LEN, SL_ANOM_DEFRAG_BAD_LEN },
 	};
 
-	for (unsigned i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+	for (unsigned i = 0; i < SL_ARRAY_SIZE(map); i++)
 		if (p->flags & map[i].flag)
 			flow_add_anomaly(w, f, map[i].a, p, "in a fragment of this datagram");
 }
