@@ -50,6 +50,7 @@
 #include <sys/timerfd.h>
 #include <systemd/sd-daemon.h>
 
+#include "bytes.h"
 #include "cmd.h"
 #include "config.h"
 #include "inject.h"
@@ -308,8 +309,7 @@ static void *worker_main(void *arg)
 			uint32_t tag = evs[i].data.u32;
 			if (tag == TAG_NFQ) {
 				for (int b = 0; b < BURSTS_PER_WAKE; b++)
-					if (sl_nfq_receive(q->nfq, on_packet, q,
-							   clock_us(CLOCK_REALTIME)) <= 0)
+					if (sl_nfq_receive(q->nfq, on_packet, q) <= 0)
 						break;
 			} else if (tag == TAG_TIMER) {
 				uint64_t v;
@@ -329,14 +329,14 @@ static void *worker_main(void *arg)
 			}
 		}
 		/* Verdicts given outside a receive burst: results, deadlines. */
-		sl_nfq_flush(q->nfq, clock_us(CLOCK_MONOTONIC));
+		sl_nfq_flush(q->nfq);
 	}
 	/* Shutdown: every flow ends, held packets meet the hold policy. */
 	sl_worker_drain(q->w);
-	sl_nfq_flush(q->nfq, clock_us(CLOCK_MONOTONIC));
+	sl_nfq_flush(q->nfq);
 	sl_inspect_worker_free(q->iw);	/* waits for this worker's scans */
 	q->iw = NULL;
-	sl_nfq_flush(q->nfq, clock_us(CLOCK_MONOTONIC));
+	sl_nfq_flush(q->nfq);
 	publish(q);
 	return NULL;
 }
@@ -464,7 +464,7 @@ static bool reloadable_key(const char *key)
 		"rules.files", "clamav.database", "inline.hold_timeout_ms", "policy.hold_timeout",
 		"policy.flow_table_full", "policy.app_memcap", "policy.anomalies.",
 	};
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+	for (size_t i = 0; i < SL_ARRAY_SIZE(keys); i++)
 		if (strncmp(key, keys[i], strlen(keys[i])) == 0)
 			return true;
 	return false;
@@ -551,7 +551,7 @@ static void reload(struct inl *t)
 		sl_ruleset_unref(rs);
 	/* Workers may still read strings of the old configuration (output
 	 * directories): it is kept until exit. */
-	if (t->n_old < sizeof(t->old) / sizeof(t->old[0])) {
+	if (t->n_old < SL_ARRAY_SIZE(t->old)) {
 		t->old[t->n_old++] = t->conf;
 	} else {
 		sl_log(SL_LOG_WARN, "reload: too many reloads kept; an old configuration leaks");

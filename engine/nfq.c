@@ -201,7 +201,7 @@ const struct sl_nfq_stats *sl_nfq_stats(const struct sl_nfq *q) { return &q->st;
 
 /* ---- sending verdicts ---- */
 
-static void send_out(struct sl_nfq *q, uint64_t now_us)
+static void send_out(struct sl_nfq *q)
 {
 	/* Latency ends when the verdict leaves sluice: the sendmsg itself
 	 * carries the kernel's reinjection (the whole forwarding path of
@@ -216,8 +216,8 @@ static void send_out(struct sl_nfq *q, uint64_t now_us)
 		q->st.sends++;
 		if (mnl_socket_sendto(q->nl, q->out, q->out_len) < 0) {
 			q->st.send_errors++;
-			sl_log_rl(&q->rl_send, now_us, SL_LOG_ERR, "queue %u: sending verdicts: %s",
-				  q->cfg.queue, strerror(errno));
+			sl_log_rl(&q->rl_send, mono_us(), SL_LOG_ERR,
+				  "queue %u: sending verdicts: %s", q->cfg.queue, strerror(errno));
 		}
 		q->out_len = 0;
 	}
@@ -227,7 +227,7 @@ static void send_out(struct sl_nfq *q, uint64_t now_us)
 static struct nlmsghdr *put_msg(struct sl_nfq *q, int type, size_t need)
 {
 	if (q->out_len + MNL_ALIGN(need) > SEND_BUF)
-		send_out(q, q->burst_t);
+		send_out(q);
 	struct nlmsghdr *nlh = nfq_nlmsg_put((char *)q->out + q->out_len, type, q->cfg.queue);
 	nlh->nlmsg_seq = ++q->seq;
 	return nlh;
@@ -278,7 +278,7 @@ void sl_nfq_verdict(struct sl_nfq *q, uint32_t id, int verdict, uint32_t mark,
 	if (payload) {
 		/* Alone, at once, acknowledged: the kernel drops the packet if
 		 * it refuses the new bytes, and the caller must hear of it. */
-		send_out(q, q->burst_t);
+		send_out(q);
 		struct nlmsghdr *nlh = put_msg(q, NFQNL_MSG_VERDICT, 128 + (size_t)len);
 		nlh->nlmsg_flags |= NLM_F_ACK;
 		nfq_nlmsg_verdict_put(nlh, (int)id, verdict);
@@ -288,7 +288,7 @@ void sl_nfq_verdict(struct sl_nfq *q, uint32_t id, int verdict, uint32_t mark,
 		commit_msg(q, nlh);
 		q->acks[q->ack_next++ % ACK_SLOTS] = (struct ack_slot){ nlh->nlmsg_seq, id };
 		q->st.single_msgs++;
-		send_out(q, q->burst_t);
+		send_out(q);
 		return;
 	}
 	struct nlmsghdr *nlh = put_msg(q, NFQNL_MSG_VERDICT, 64);
@@ -299,10 +299,10 @@ void sl_nfq_verdict(struct sl_nfq *q, uint32_t id, int verdict, uint32_t mark,
 	q->st.single_msgs++;
 }
 
-void sl_nfq_flush(struct sl_nfq *q, uint64_t now_us)
+void sl_nfq_flush(struct sl_nfq *q)
 {
 	range_flush(q);
-	send_out(q, now_us);
+	send_out(q);
 }
 
 /* ---- receiving ---- */
@@ -406,7 +406,7 @@ static void parse_buf(struct parse_ctx *x, const uint8_t *buf, size_t len)
 	}
 }
 
-int sl_nfq_receive(struct sl_nfq *q, sl_nfq_packet_fn fn, void *u, uint64_t now_us)
+int sl_nfq_receive(struct sl_nfq *q, sl_nfq_packet_fn fn, void *u)
 {
 	struct parse_ctx x = { q, fn, u, 0 };
 	int fd = mnl_socket_get_fd(q->nl);
@@ -423,12 +423,12 @@ int sl_nfq_receive(struct sl_nfq *q, sl_nfq_packet_fn fn, void *u, uint64_t now_
 			 * fail-open they passed uninspected, else they were
 			 * dropped.  Counted; the socket keeps working. */
 			q->st.enobufs++;
-			sl_log_rl(&q->rl_recv, now_us, SL_LOG_WARN, "queue %u: socket buffer "
+			sl_log_rl(&q->rl_recv, mono_us(), SL_LOG_WARN, "queue %u: socket buffer "
 				  "overrun (ENOBUFS): packets were %s", q->cfg.queue,
 				  q->cfg.fail_open ? "passed uninspected (fail-open)" : "dropped");
 		} else if (errno != EAGAIN && errno != EINTR) {
 			q->st.recv_errors++;
-			sl_log_rl(&q->rl_recv, now_us, SL_LOG_ERR, "queue %u: receive: %s",
+			sl_log_rl(&q->rl_recv, mono_us(), SL_LOG_ERR, "queue %u: receive: %s",
 				  q->cfg.queue, strerror(errno));
 		}
 		return -1;
@@ -436,7 +436,7 @@ int sl_nfq_receive(struct sl_nfq *q, sl_nfq_packet_fn fn, void *u, uint64_t now_
 	q->burst_t = mono_us();
 	for (int i = 0; i < n; i++)
 		parse_buf(&x, q->bufs + (size_t)i * MSG_BUF, q->msgs[i].msg_len);
-	sl_nfq_flush(q, now_us);
+	sl_nfq_flush(q);
 	return x.n;
 }
 
@@ -446,7 +446,7 @@ void sl_nfq_close(struct sl_nfq *q)
 
 	if (!q)
 		return;
-	sl_nfq_flush(q, q->burst_t);
+	sl_nfq_flush(q);
 	struct nlmsghdr *nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q->cfg.queue);
 	nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_UNBIND);
 	mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len);

@@ -113,7 +113,7 @@ uint16_t sl_nfq_queue(const struct sl_nfq *q);
 /* Reads what waits (one burst, never blocks), calls fn per packet, then
  * sends the verdicts given meanwhile.  Returns packets read, or -1 when
  * nothing could be read (EAGAIN: nothing waiting). */
-int sl_nfq_receive(struct sl_nfq *q, sl_nfq_packet_fn fn, void *u, uint64_t now_us);
+int sl_nfq_receive(struct sl_nfq *q, sl_nfq_packet_fn fn, void *u);
 
 /* Verdicts.  'held': the packet was held (its wait is in the hold time
  * histogram, not in latency_us; and it no longer blocks batching).  mark:
@@ -124,7 +124,7 @@ void sl_nfq_verdict(struct sl_nfq *q, uint32_t id, int verdict, uint32_t mark,
 /* The packet stays queued in the kernel until a later sl_nfq_verdict(..., held). */
 void sl_nfq_hold(struct sl_nfq *q, uint32_t id);
 /* Sends what is queued. */
-void sl_nfq_flush(struct sl_nfq *q, uint64_t now_us);
+void sl_nfq_flush(struct sl_nfq *q);
 const struct sl_nfq_stats *sl_nfq_stats(const struct sl_nfq *q);
 /* Unbinds (the kernel drops what is still queued) and frees. */
 void sl_nfq_close(struct sl_nfq *q);
