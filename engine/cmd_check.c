@@ -284,17 +284,7 @@ static int apply_opts(struct sl_config *conf, const struct run_opts *o, char *er
 	sl_config_default(conf);
 	if (o->config && sl_config_load(conf, o->config, errline, errlen) != 0)
 		return -1;
-	if (o->n_rules) {
-		memcpy(conf->inspect.rule_files, o->rules, o->n_rules * sizeof(o->rules[0]));
-		conf->inspect.n_rule_files = o->n_rules;
-	}
-	if (o->clamdb) {		/* as in `sluice replay`: ClamAV on, and it must load */
-		conf->inspect.clam.database = o->clamdb;
-		conf->inspect.clamav = true;
-		conf->inspect.clamav_required = true;
-	}
-	if (o->no_clamav)
-		conf->inspect.clamav = false;
+	sl_config_override_inspection(conf, o->rules, o->n_rules, o->clamdb, o->no_clamav);
 	if (o->csum >= 0)
 		conf->worker.decode.csum = (enum sl_csum_mode)o->csum;
 	conf->worker.extract_dir = conf->worker.quarantine_dir = conf->worker.write_streams_dir =

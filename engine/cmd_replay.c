@@ -128,17 +128,7 @@ int sl_cmd_replay(int argc, char **argv)
 	}
 	/* Command-line flags override the file. */
 	struct sl_worker_config *cfg = &conf.worker;
-	if (n_rules) {
-		memcpy(conf.inspect.rule_files, rules, n_rules * sizeof(rules[0]));
-		conf.inspect.n_rule_files = n_rules;
-	}
-	if (clamdb) {
-		conf.inspect.clam.database = clamdb;
-		conf.inspect.clamav = true;
-		conf.inspect.clamav_required = true;
-	}
-	if (no_clamav)
-		conf.inspect.clamav = false;
+	sl_config_override_inspection(&conf, rules, n_rules, clamdb, no_clamav);
 	if (eve_path)
 		conf.eve = eve_path;
 	if (streams)

@@ -169,8 +169,6 @@ int sl_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-static const char *const level_names[] = { "error", "warning", "notice", "info", "debug" };
-
 /* The inspectors record their own anomalies with their own policy (the
  * scan sink: policy.scan_* and policy.too_large; the rule matcher: always
  * the default), so policy.anomalies cannot set them. */
@@ -376,14 +374,10 @@ static int apply(struct ctx *x, const config_setting_t *s, const struct key *k)
 	case K_LOGLEVEL:
 		if (!(str = get_str(x, s)))
 			return -1;
-		for (unsigned i = 0; i < 5; i++) {
-			if (strcmp(str, level_names[i]) == 0) {
-				*(enum sl_log_level *)dst = (enum sl_log_level)i;
-				return 0;
-			}
-		}
-		return fail(x, s, "log_level: '%s' is not error, warning, notice, info or debug",
-			    str);
+		if (sl_log_level_parse(str, (enum sl_log_level *)dst) != 0)
+			return fail(x, s, "log_level: '%s' is not error, warning, notice, info or "
+				    "debug", str);
+		return 0;
 	case K_RAWMODE:
 		if (!(str = get_str(x, s)))
 			return -1;
@@ -537,6 +531,22 @@ void sl_config_free(struct sl_config *c)
 	c->lc_live = false;
 }
 
+void sl_config_override_inspection(struct sl_config *c, const char *const *rules,
+				   unsigned n_rules, const char *clamdb, bool no_clamav)
+{
+	if (n_rules) {
+		memcpy(c->inspect.rule_files, rules, n_rules * sizeof(rules[0]));
+		c->inspect.n_rule_files = n_rules;
+	}
+	if (clamdb) {
+		c->inspect.clam.database = clamdb;
+		c->inspect.clamav = true;
+		c->inspect.clamav_required = true;
+	}
+	if (no_clamav)
+		c->inspect.clamav = false;
+}
+
 void sl_config_dump(const struct sl_config *c, FILE *f)
 {
 	char group[64] = "";
@@ -567,7 +577,7 @@ void sl_config_dump(const struct sl_config *c, FILE *f)
 		case K_STR: fprintf(f, "%s%s = \"%s\";\n", ind, name, *(const char *const *)src ? *(const char *const *)src : ""); break;
 		case K_ACTION: fprintf(f, "%s%s = \"%s\";\n", ind, name, sl_action_name(*(const enum sl_action *)src)); break;
 		case K_CSUM: fprintf(f, "%s%s = \"%s\";\n", ind, name, sl_csum_mode_name(*(const enum sl_csum_mode *)src)); break;
-		case K_LOGLEVEL: fprintf(f, "%s%s = \"%s\";\n", ind, name, level_names[*(const enum sl_log_level *)src]); break;
+		case K_LOGLEVEL: fprintf(f, "%s%s = \"%s\";\n", ind, name, sl_log_level_name(*(const enum sl_log_level *)src)); break;
 		case K_RAWMODE: fprintf(f, "%s%s = \"%s\";\n", ind, name, sl_scan_raw_mode_name(*(const enum sl_scan_raw_mode *)src)); break;
 		case K_PORTS: {
 			const uint16_t *p = src;

@@ -60,6 +60,12 @@ int sl_config_load(struct sl_config *c, const char *path, char *err, size_t errl
 int sl_config_check(const struct sl_config *c, char *err, size_t errlen);
 void sl_config_free(struct sl_config *c);
 
+/* The inspection options the commands share, over what c holds: rules
+ * (n_rules > 0) replace rules.files; a ClamAV database turns ClamAV on and
+ * required (it must load); no_clamav turns it off.  c borrows the strings. */
+void sl_config_override_inspection(struct sl_config *c, const char *const *rules,
+				   unsigned n_rules, const char *clamdb, bool no_clamav);
+
 /* The action a message touched by anomaly a gets under c: policy.anomalies
  * for the anomalies it governs; scan.* follow policy.scan_* and
  * policy.too_large; rules.scan_error is always its default. */

@@ -1,6 +1,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <string.h>
 
 /* Written once by sl_log_setup() in main, before threads start. */
 static enum sl_log_level log_max = SL_LOG_NOTICE;
@@ -17,7 +18,29 @@ int sl_log_enabled(enum sl_log_level lvl)
 	return lvl <= log_max;
 }
 
-static const char *const level_names[] = { "error", "warning", "notice", "info", "debug" };
+static const char *const level_names[] = {
+	[SL_LOG_ERR] = "error",
+	[SL_LOG_WARN] = "warning",
+	[SL_LOG_NOTICE] = "notice",
+	[SL_LOG_INFO] = "info",
+	[SL_LOG_DEBUG] = "debug",
+};
+
+const char *sl_log_level_name(enum sl_log_level lvl)
+{
+	return (unsigned)lvl <= SL_LOG_DEBUG ? level_names[lvl] : "unknown";
+}
+
+int sl_log_level_parse(const char *s, enum sl_log_level *out)
+{
+	for (unsigned i = 0; i <= SL_LOG_DEBUG; i++) {
+		if (strcmp(s, level_names[i]) == 0) {
+			*out = (enum sl_log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
 
 static void vlog(enum sl_log_level lvl, const char *fmt, va_list ap)
 {

@@ -18,6 +18,10 @@ enum sl_log_level {
 };
 
 void sl_log_setup(enum sl_log_level max, FILE *out);
+/* "error", "warning", "notice", "info", "debug": the log_level names. */
+const char *sl_log_level_name(enum sl_log_level lvl);
+/* 0 with *out set, or -1 for a name that is not a level. */
+int sl_log_level_parse(const char *s, enum sl_log_level *out);
 int sl_log_enabled(enum sl_log_level lvl);
 void sl_log(enum sl_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
