@@ -28,17 +28,23 @@ static void miss(struct out *o, const char *fmt, ...)
 	o->n++;
 }
 
-static const char *str_of(json_t *o, const char *path)
+/* The value at a dotted path ("verdict.action"), NULL where it ends. */
+static json_t *at(json_t *o, const char *path)
 {
 	char key[64];
 	const char *dot;
 
-	while ((dot = strchr(path, '.'))) {
+	while (o && (dot = strchr(path, '.'))) {
 		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
 		o = json_object_get(o, key);
 		path = dot + 1;
 	}
-	return json_string_value(json_object_get(o, path));
+	return o ? json_object_get(o, path) : NULL;
+}
+
+static const char *str_of(json_t *o, const char *path)
+{
+	return json_string_value(at(o, path));
 }
 
 /* A short rendering of a JSON value for messages. */
@@ -216,17 +222,13 @@ int sl_check_keys(json_t *ex, const char *file, char *err, size_t errlen)
 	return 0;
 }
 
-static json_t *at(json_t *o, const char *path)
+static void miss_value(struct out *o, unsigned idx, const char *key, json_t *want, json_t *got)
 {
-	char key[64];
-	const char *dot;
+	char *ws = show(want), *gs = show(got);
 
-	while (o && (dot = strchr(path, '.'))) {
-		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
-		o = json_object_get(o, key);
-		path = dot + 1;
-	}
-	return o ? json_object_get(o, path) : NULL;
+	miss(o, "message %u: %s: expected %s, got %s", idx, key, ws, gs);
+	free(ws);
+	free(gs);
 }
 
 static void compare_message(struct out *o, unsigned idx, json_t *want, json_t *got)
@@ -244,12 +246,8 @@ static void compare_message(struct out *o, unsigned idx, json_t *want, json_t *g
 			json_array_foreach(w, j, alt)
 				any = any || json_equal(alt, g);
 		}
-		if (!any && !json_equal(w, g)) {
-			char *ws = show(w), *gs = show(g);
-			miss(o, "message %u: %s: expected %s, got %s", idx, scalar_fields[i].key, ws, gs);
-			free(ws);
-			free(gs);
-		}
+		if (!any && !json_equal(w, g))
+			miss_value(o, idx, scalar_fields[i].key, w, g);
 	}
 	json_t *w;
 	if ((w = json_object_get(want, "size")) &&
@@ -266,19 +264,11 @@ static void compare_message(struct out *o, unsigned idx, json_t *want, json_t *g
 	}
 	if ((w = json_object_get(want, "command"))) {
 		json_t *g = at(got, "imap.command") ? at(got, "imap.command") : at(got, "pop3.command");
-		if (!json_equal(w, g)) {
-			char *ws = show(w), *gs = show(g);
-			miss(o, "message %u: command: expected %s, got %s", idx, ws, gs);
-			free(ws);
-			free(gs);
-		}
+		if (!json_equal(w, g))
+			miss_value(o, idx, "command", w, g);
 	}
-	if ((w = json_object_get(want, "rcpt_to")) && !json_equal(w, at(got, "smtp.rcpt_to"))) {
-		char *ws = show(w), *gs = show(at(got, "smtp.rcpt_to"));
-		miss(o, "message %u: rcpt_to: expected %s, got %s", idx, ws, gs);
-		free(ws);
-		free(gs);
-	}
+	if ((w = json_object_get(want, "rcpt_to")) && !json_equal(w, at(got, "smtp.rcpt_to")))
+		miss_value(o, idx, "rcpt_to", w, at(got, "smtp.rcpt_to"));
 	size_t i;
 	json_t *v;
 	json_t *reasons = at(got, "verdict.reasons");
