@@ -70,6 +70,24 @@ static int start_clamav(struct sl_inspect *in, const struct sl_inspect_config *c
 	return 0;
 }
 
+/* The ruleset of cfg's rule files for in: NULL when there are none,
+ * unless in is reloadable (its workers keep a matcher to swap rules into). */
+static int load_rules(const struct sl_inspect *in, const struct sl_inspect_config *cfg,
+		      struct sl_ruleset **out, char *err, size_t errlen)
+{
+	struct sl_rule_error re;
+
+	*out = NULL;
+	if (!cfg->n_rule_files && !in->cfg.reloadable)
+		return 0;
+	*out = sl_ruleset_load(cfg->rule_files, cfg->n_rule_files, &re);
+	if (!*out) {
+		sl_rule_error_format(&re, err, errlen);
+		return -1;
+	}
+	return 0;
+}
+
 struct sl_inspect *sl_inspect_new(const struct sl_inspect_config *cfg, char *err, size_t errlen)
 {
 	struct sl_inspect *in = calloc(1, sizeof(*in));
@@ -80,14 +98,8 @@ struct sl_inspect *sl_inspect_new(const struct sl_inspect_config *cfg, char *err
 	}
 	in->cfg = *cfg;
 	sl_memcap_init(&in->scan_mc, "scan", cfg->scan_memcap);
-	if (cfg->n_rule_files || cfg->reloadable) {
-		struct sl_rule_error re;
-		in->rules = sl_ruleset_load(cfg->rule_files, cfg->n_rule_files, &re);
-		if (!in->rules) {
-			sl_rule_error_format(&re, err, errlen);
-			goto fail;
-		}
-	}
+	if (load_rules(in, cfg, &in->rules, err, errlen) != 0)
+		goto fail;
 	if (cfg->clamav && start_clamav(in, cfg, err, errlen) != 0)
 		goto fail;
 	return in;
@@ -162,16 +174,10 @@ void sl_inspect_describe(const struct sl_inspect *in, char *buf, size_t size)
 int sl_inspect_reload(struct sl_inspect *in, const struct sl_inspect_config *cfg, char *err,
 		      size_t errlen)
 {
-	struct sl_ruleset *rs = NULL;
+	struct sl_ruleset *rs;
 
-	if (cfg->n_rule_files || in->cfg.reloadable) {
-		struct sl_rule_error re;
-		rs = sl_ruleset_load(cfg->rule_files, cfg->n_rule_files, &re);
-		if (!rs) {
-			sl_rule_error_format(&re, err, errlen);
-			return -1;
-		}
-	}
+	if (load_rules(in, cfg, &rs, err, errlen) != 0)
+		return -1;
 	if (in->clam && cfg->clamav && sl_clam_reload(in->clam, cfg->clam.database, err,
 						      errlen) != 0) {
 		if (rs)
