@@ -31,16 +31,12 @@ struct obj {
 
 struct part_obj {
 	bool used;
-	uint32_t id;
-	uint8_t reading;
+	struct sl_msg_part rec;		/* the part's record but for size and sha256;
+					   strings are message-arena copies */
 	struct obj obj;
 	EVP_MD_CTX *sha;
 	FILE *ext;			/* extraction temp file */
 	char *ext_path;
-	const char *content_type, *filename, *encoding;	/* message-arena copies */
-	bool attachment, raw_fallback;
-	uint8_t kind;
-	uint16_t depth;
 };
 
 /* An IMAP fetch of one body part (BODY[2], BODY[1.TEXT]...) carries the
@@ -51,7 +47,6 @@ struct part_obj {
 enum { SEC_RAW, SEC_B64, SEC_QP, SEC_READINGS };
 
 struct section {
-	bool on;
 	unsigned readings;
 	struct sl_b64 b64;
 	struct sl_qp qp;
@@ -158,13 +153,17 @@ static void obj_small(struct sl_mail_txn *t, enum sl_scope scope, const char *na
 
 /* ---- anomalies ---- */
 
+/* The policy's action for a, or the table's default without a policy. */
+static enum sl_action anomaly_action(const struct sl_txn_env *env, enum sl_anomaly a)
+{
+	return env->anomaly_action ? env->anomaly_action[a] : sl_anomaly_default_action(a);
+}
+
 void sl_txn_anomaly(struct sl_mail_txn *t, enum sl_anomaly a, const char *detail)
 {
 	const struct sl_txn_env *env = t->env;
-	enum sl_action act = env->anomaly_action ? env->anomaly_action[a] :
-		sl_anomaly_default_action(a);
 
-	sl_msg_anomaly(&t->msg, a, act, detail);
+	sl_msg_anomaly(&t->msg, a, anomaly_action(env, a), detail);
 	if (!sl_anomaly_set_has(&t->reported, a)) {
 		sl_anomaly_set_add(&t->reported, a);
 		if (env->on_anomaly)
@@ -200,14 +199,22 @@ static FILE *open_temp(const char *dir, uint64_t id, const char *what, char **pa
 	return f;
 }
 
+/* A file's content name in dir: its sha256 in hex, then ext. */
+static void content_name(char name[PATH_MAX], const char *dir, const uint8_t sha[32],
+			 const char *ext)
+{
+	char hx[65];
+
+	snprintf(name, PATH_MAX, "%s/%s%s", dir, sl_hex(sha, 32, hx), ext);
+}
+
 /* Gives a finished temp file its content name; identical content is kept
- * once (the name is its sha256). */
+ * once. */
 static void settle_file(const char *dir, char **tmp, const uint8_t sha[32], const char *ext)
 {
-	char name[PATH_MAX], hx[65];
+	char name[PATH_MAX];
 
-	sl_hex(sha, 32, hx);
-	snprintf(name, sizeof(name), "%s/%s%s", dir, hx, ext);
+	content_name(name, dir, sha, ext);
 	if (access(name, F_OK) == 0 || rename(*tmp, name) != 0)
 		unlink(*tmp);
 	free(*tmp);
@@ -256,7 +263,8 @@ static void mime_header(void *u, const struct sl_mime_part *p, const char *name,
 static struct part_obj *find_part(struct sl_mail_txn *t, const struct sl_mime_part *p)
 {
 	for (int i = 0; i < MAX_ACTIVE; i++)
-		if (t->parts[i].used && t->parts[i].id == p->id && t->parts[i].reading == p->reading)
+		if (t->parts[i].used && t->parts[i].rec.id == p->id &&
+		    t->parts[i].rec.reading == p->reading)
 			return &t->parts[i];
 	return NULL;
 }
@@ -277,16 +285,18 @@ static struct part_obj *part_open(struct sl_mail_txn *t, const struct sl_mime_pa
 	}
 	memset(po, 0, sizeof(*po));
 	po->used = true;
-	po->id = p->id;
-	po->reading = p->reading;
-	po->depth = p->depth;
-	po->kind = p->kind;
-	po->attachment = !p->is_text;
-	po->raw_fallback = p->raw_fallback;
-	po->content_type = p->content_type ?
+	po->rec.id = p->id;
+	po->rec.reading = p->reading;
+	po->rec.depth = p->depth;
+	po->rec.kind = p->kind;
+	po->rec.attachment = !p->is_text;
+	po->rec.raw_fallback = p->raw_fallback;
+	po->rec.content_type = p->content_type ?
 		sl_msg_strdup(&t->msg, p->content_type, strlen(p->content_type)) : NULL;
-	po->filename = p->filename ? sl_msg_strdup(&t->msg, p->filename, strlen(p->filename)) : NULL;
-	po->encoding = p->encoding ? sl_msg_strdup(&t->msg, p->encoding, strlen(p->encoding)) : NULL;
+	po->rec.filename = p->filename ?
+		sl_msg_strdup(&t->msg, p->filename, strlen(p->filename)) : NULL;
+	po->rec.encoding = p->encoding ?
+		sl_msg_strdup(&t->msg, p->encoding, strlen(p->encoding)) : NULL;
 
 	po->sha = EVP_MD_CTX_new();
 	if (po->sha)
@@ -303,8 +313,8 @@ static struct part_obj *part_open(struct sl_mail_txn *t, const struct sl_mime_pa
 	obj_init(t, &po->obj, p->is_text ? SL_SCOPE_TEXT : SL_SCOPE_ATTACHMENT);
 	po->obj.o.part = p->id;
 	po->obj.o.reading = p->reading;
-	po->obj.o.content_type = po->content_type;
-	po->obj.o.filename = po->filename;
+	po->obj.o.content_type = po->rec.content_type;
+	po->obj.o.filename = po->rec.filename;
 	po->obj.o.flags = (p->raw_fallback ? SL_OBJ_RAW_FALLBACK : 0) |
 			  (p->reading ? SL_OBJ_READING_ALT : 0);
 	obj_begin(t, &po->obj);
@@ -354,15 +364,7 @@ static void part_close(struct sl_mail_txn *t, struct part_obj *po)
 
 	struct sl_msg_part *r = sl_msg_add_part(&t->msg);
 	if (r) {
-		r->id = po->id;
-		r->depth = po->depth;
-		r->reading = po->reading;
-		r->kind = po->kind;
-		r->attachment = po->attachment;
-		r->raw_fallback = po->raw_fallback;
-		r->content_type = po->content_type;
-		r->filename = po->filename;
-		r->encoding = po->encoding;
+		*r = po->rec;
 		r->size = po->obj.o.size;
 		memcpy(r->sha256, sha, 32);
 	}
@@ -450,7 +452,6 @@ static void section_start(struct sl_mail_txn *t, const char *sec)
 	t->sec = calloc(1, sizeof(*t->sec));
 	if (!t->sec)
 		return;
-	t->sec->on = true;
 	t->sec->readings = k == 2 ? 1 : SEC_READINGS;
 	sl_b64_init(&t->sec->b64, SL_B64_CONTINUE);
 	sl_qp_init(&t->sec->qp);
@@ -621,11 +622,8 @@ static void fold_flow_anomalies(struct sl_mail_txn *t, const struct sl_anomaly_s
 	if (!fa)
 		return;
 	for (unsigned a = 0; a < SL_ANOM_MAX; a++) {
-		if (!sl_anomaly_set_has(fa, (enum sl_anomaly)a))
-			continue;
-		enum sl_action act = t->env->anomaly_action ? t->env->anomaly_action[a] :
-			sl_anomaly_default_action((enum sl_anomaly)a);
-		if (act > SL_ACTION_PASS)
+		if (sl_anomaly_set_has(fa, (enum sl_anomaly)a) &&
+		    anomaly_action(t->env, (enum sl_anomaly)a) > SL_ACTION_PASS)
 			sl_txn_anomaly(t, (enum sl_anomaly)a, NULL);
 	}
 }
@@ -666,9 +664,8 @@ static void finish(struct sl_mail_txn *t, const struct sl_anomaly_set *fa)
 		bool ok = fclose(t->spool) == 0;
 		t->spool = NULL;
 		if (ok && t->env->extract_dir && t->spool_path) {
-			char name[PATH_MAX], hx[65];
-			sl_hex(sha, 32, hx);
-			snprintf(name, sizeof(name), "%s/%s.eml", t->env->extract_dir, hx);
+			char name[PATH_MAX];
+			content_name(name, t->env->extract_dir, sha, ".eml");
 			if (access(name, F_OK) != 0 && link(t->spool_path, name) != 0)
 				sl_log(SL_LOG_WARN, "cannot write %s: %s", name, strerror(errno));
 		}
