@@ -214,9 +214,11 @@ static json_t *message_json(struct sl_worker *w, const struct sl_msg_origin *o,
 
 	json_t *att = json_array(), *parts = json_array();
 	for (unsigned i = 0; i < m->n_parts; i++) {
-		json_array_append_new(parts, part_json(&m->parts[i]));
+		/* An attachment's object is built once and listed in both. */
+		json_t *pj = part_json(&m->parts[i]);
 		if (m->parts[i].attachment)
-			json_array_append_new(att, part_json(&m->parts[i]));
+			json_array_append(att, pj);
+		json_array_append_new(parts, pj);
 	}
 	json_object_set_new(ev, "attachments", att);
 	json_object_set_new(ev, "parts", parts);
