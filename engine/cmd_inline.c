@@ -425,17 +425,7 @@ static void apply_overrides(struct sl_config *c, const struct overrides *o)
 		memcpy(c->inl.queues, o->queues, o->n_queues * sizeof(o->queues[0]));
 		c->inl.n_queues = o->n_queues;
 	}
-	if (o->n_rules) {
-		memcpy(c->inspect.rule_files, o->rules, o->n_rules * sizeof(o->rules[0]));
-		c->inspect.n_rule_files = o->n_rules;
-	}
-	if (o->clamdb) {
-		c->inspect.clam.database = o->clamdb;
-		c->inspect.clamav = true;
-		c->inspect.clamav_required = true;
-	}
-	if (o->no_clamav)
-		c->inspect.clamav = false;
+	sl_config_override_inspection(c, o->rules, o->n_rules, o->clamdb, o->no_clamav);
 	if (o->eve)
 		c->eve = o->eve;
 	if (o->user)
