@@ -29,13 +29,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tools", "lab"))
 
-from lab import Lab  # noqa: E402
+from lab import MAIL_PORTS, Lab  # noqa: E402
 from mailtruth import MARKER, eicar  # noqa: E402
-
-# The box's rules (docs/deploy.md, step 3): connmark bypass, NF_REPEAT +
-# mark bypass, injected-packet exclusion, mail ports to the queue.
-MAIL_PORTS = "25,587,143,110"
-BYPASS_RULE = ["-m", "connmark", "--mark", "0x1/0x1", "-j", "ACCEPT"]
 
 
 class Checks:
@@ -124,15 +119,7 @@ class Ctx:
 
     def rules(self, queue_bypass=True, ports=MAIL_PORTS):
         """The documented ruleset in the box's FORWARD chain, IPv4 and IPv6."""
-        q = ["-j", "NFQUEUE", "--queue-num", "0"] + (["--queue-bypass"] if queue_bypass else [])
-        for t in ("iptables-legacy", "ip6tables-legacy"):
-            for rule in (["-A", "FORWARD"] + BYPASS_RULE,
-                         ["-A", "FORWARD", "-m", "mark", "--mark", "0x1/0x1",
-                          "-j", "CONNMARK", "--set-mark", "0x1/0x1"],
-                         ["-A", "FORWARD", "-m", "mark", "--mark", "0x1/0x1", "-j", "ACCEPT"],
-                         ["-A", "FORWARD", "-p", "tcp", "-m", "multiport", "--ports", ports,
-                          "-m", "mark", "!", "--mark", "0x2/0x2"] + q):
-                self.lab.box([t] + rule)
+        self.lab.queue_rules(ports, queue_bypass)
 
     def flush_rules(self):
         for t in ("iptables-legacy", "ip6tables-legacy"):

@@ -167,16 +167,7 @@ class Demo:
             "test virus attached." % (lab.client_ip, lab.server_ip), 2)
 
         head(2, "The box's firewall (docs/deploy.md)")
-        rules = [["-A", "FORWARD", "-m", "connmark", "--mark", "0x1/0x1", "-j", "ACCEPT"],
-                 ["-A", "FORWARD", "-m", "mark", "--mark", "0x1/0x1", "-j", "CONNMARK",
-                  "--set-mark", "0x1/0x1"],
-                 ["-A", "FORWARD", "-m", "mark", "--mark", "0x1/0x1", "-j", "ACCEPT"],
-                 ["-A", "FORWARD", "-p", "tcp", "-m", "multiport", "--ports",
-                  "25,587,143,110", "-m", "mark", "!", "--mark", "0x2/0x2", "-j",
-                  "NFQUEUE", "--queue-num", "0", "--queue-bypass"]]
-        for r in rules:
-            for t in ("iptables-legacy", "ip6tables-legacy"):
-                lab.box([t] + r)
+        for r in lab.queue_rules():
             print("    iptables " + " ".join(r))
         say("Mail ports go to NFQUEUE 0, where sluice gives every packet a verdict; "
             "flows sluice cannot read (TLS) get connection mark 1 and skip the queue.  "

@@ -41,6 +41,20 @@ CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
 _counter = 0
 _live = []
+MAIL_PORTS = "25,587,143,110"
+
+
+def deploy_rules(ports=MAIL_PORTS, queue_bypass=True):
+    """The box's FORWARD rules of docs/deploy.md (step 3), as iptables
+    arguments: connmark bypass, NF_REPEAT + mark bypass, injected packets
+    (mark 2) kept out of the queue, PORTS to NFQUEUE 0."""
+    return [["-A", "FORWARD", "-m", "connmark", "--mark", "0x1/0x1", "-j", "ACCEPT"],
+            ["-A", "FORWARD", "-m", "mark", "--mark", "0x1/0x1", "-j", "CONNMARK",
+             "--set-mark", "0x1/0x1"],
+            ["-A", "FORWARD", "-m", "mark", "--mark", "0x1/0x1", "-j", "ACCEPT"],
+            ["-A", "FORWARD", "-p", "tcp", "-m", "multiport", "--ports", ports,
+             "-m", "mark", "!", "--mark", "0x2/0x2", "-j", "NFQUEUE", "--queue-num", "0"] +
+            (["--queue-bypass"] if queue_bypass else [])]
 
 
 def _sh(argv, check=True, **kw):
@@ -286,6 +300,16 @@ class Lab:
         """The hook for inline tests: run argv in the box namespace, where
         sluice and its NFQUEUE rules go."""
         return self.run("box", argv, check=check, **kw)
+
+    def queue_rules(self, ports=MAIL_PORTS, queue_bypass=True,
+                    tools=("iptables-legacy", "ip6tables-legacy")):
+        """deploy_rules() appended to the box's FORWARD chain by each of
+        TOOLS; returns the rules."""
+        rules = deploy_rules(ports, queue_bypass)
+        for r in rules:
+            for t in tools:
+                self.box([t] + r)
+        return rules
 
     def spawn(self, role, argv, name=None, log=None, **kw):
         """Start argv in ROLE's namespace in the background; it is killed by
