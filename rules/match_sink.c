@@ -76,14 +76,17 @@ static void scan_failed(struct sl_match_sink *s, struct sl_object *o, const char
 		       sl_anomaly_default_action(SL_ANOM_RULES_SCAN_ERROR), why);
 }
 
+/* The rule's direction and protocol conditions. */
+static bool rule_for_msg(const struct sl_rule *r, const struct sl_msg *m)
+{
+	return (!r->dirs || (r->dirs & (1u << m->dir))) &&
+	       (!r->protos || (r->protos & (1u << m->proto)));
+}
+
 /* Per-rule conditions that do not depend on the bytes. */
 static bool rule_applies(const struct sl_rule *r, const struct sl_object *o)
 {
-	const struct sl_msg *m = o->msg;
-
-	if (r->dirs && !(r->dirs & (1u << m->dir)))
-		return false;
-	if (r->protos && !(r->protos & (1u << m->proto)))
+	if (!rule_for_msg(r, o->msg))
 		return false;
 	if (o->scope == SL_SCOPE_HEADER && r->n_headers) {
 		if (!o->name)
@@ -331,8 +334,7 @@ static void ms_msg_end(void *self, struct sl_msg *m)
 		const struct sl_rule *r = &rules[ix[i]];
 		bool hit;
 
-		if ((r->dirs && !(r->dirs & (1u << m->dir))) ||
-		    (r->protos && !(r->protos & (1u << m->proto))))
+		if (!rule_for_msg(r, m))
 			continue;
 		if (r->kind == SL_RULE_LIST)
 			hit = list_hit(r, m);
