@@ -223,19 +223,6 @@ struct sl_addrlist *sl_addrlist_parse(const char *name, const char *buf, size_t 
 	return l;
 }
 
-struct sl_addrlist *sl_addrlist_load(const char *path, struct sl_rule_error *err)
-{
-	char *buf;
-	size_t len;
-	struct sl_addrlist *l;
-
-	if (sl_rule_read_file(path, &buf, &len, err))
-		return NULL;
-	l = sl_addrlist_parse(path, buf, len, err);
-	free(buf);
-	return l;
-}
-
 void sl_addrlist_free(struct sl_addrlist *l)
 {
 	if (!l)

@@ -24,13 +24,13 @@
 
 struct sl_addrlist;
 
-/* Parses a list held in memory; name is used in errors. */
+/* Parses a list held in memory (the ruleset reads the file: its read errors
+ * name the rule); name is used in errors. */
 struct sl_addrlist *sl_addrlist_parse(const char *name, const char *buf, size_t len,
 				      struct sl_rule_error *err);
-struct sl_addrlist *sl_addrlist_load(const char *path, struct sl_rule_error *err);
 void sl_addrlist_free(struct sl_addrlist *l);
 
-/* addr is a bare addr-spec (see address.h). */
+/* addr is a bare addr-spec (see mailaddr.h). */
 bool sl_addrlist_match(const struct sl_addrlist *l, const char *addr);
 
 /* Distinct entries (addresses + domains + domain trees). */
