@@ -276,8 +276,8 @@ static json_t *effective_args(const struct run_opts *o, const char *pcap)
 	return a;
 }
 
-/* Applies the options that shape a run to conf (loaded from o->config
- * first, if given). */
+/* The configuration for o's inspection options (loaded from o->config
+ * first, if given); --checksum is applied per capture by run_capture. */
 static int apply_opts(struct sl_config *conf, const struct run_opts *o, char *errline,
 		      size_t errlen)
 {
@@ -285,8 +285,6 @@ static int apply_opts(struct sl_config *conf, const struct run_opts *o, char *er
 	if (o->config && sl_config_load(conf, o->config, errline, errlen) != 0)
 		return -1;
 	sl_config_override_inspection(conf, o->rules, o->n_rules, o->clamdb, o->no_clamav);
-	if (o->csum >= 0)
-		conf->worker.decode.csum = (enum sl_csum_mode)o->csum;
 	conf->worker.extract_dir = conf->worker.quarantine_dir = conf->worker.write_streams_dir =
 		NULL;
 	return 0;
@@ -374,18 +372,21 @@ static int run_capture(const char *pcap, const struct run_opts *o, struct inspec
 		       json_t **events, int *exit_status, bool *clam_told, char *errline,
 		       size_t errlen)
 {
-	struct sl_config conf;
 	char *buf = NULL;
 	size_t len = 0;
 	int rc = -1;
 
 	*exit_status = 0;
 	errline[0] = '\0';
-	if (apply_opts(&conf, o, errline, errlen) != 0)
-		goto out_conf;
 	struct sl_inspect *in = inspector_for(cache, o, clam_told, errline, errlen);
 	if (!in)
-		goto out_conf;
+		return -1;
+	/* The configuration the inspector was built from (loaded once per
+	 * setting, owned by the cache), with this capture's --checksum, which
+	 * is not part of the cache key. */
+	struct sl_config conf = cache->conf;
+	if (o->csum >= 0)
+		conf.worker.decode.csum = (enum sl_csum_mode)o->csum;
 	FILE *mem = open_memstream(&buf, &len);
 	struct sl_eve *eve = mem ? sl_eve_open_stream(mem) : NULL;
 	struct sl_replay *r = eve ? sl_replay_new(&conf, in, eve, errline, errlen) : NULL;
@@ -409,8 +410,6 @@ static int run_capture(const char *pcap, const struct run_opts *o, struct inspec
 			json_array_append_new(*events, ev);
 	}
 	free(buf);
-out_conf:
-	sl_config_free(&conf);
 	return rc;
 }
 
