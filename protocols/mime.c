@@ -183,7 +183,6 @@ struct sl_mime {
 	bool finished;
 	uint8_t nest;		/* encoded messages undone around this decoder (tap) */
 	uint16_t depth_cap;	/* levels allocated (lim.max_depth of a child shrinks) */
-	size_t dtail;		/* the delimiter being handled: elen + len */
 	struct tap tap;
 
 	struct level *lev;
@@ -333,7 +332,6 @@ static void restart(struct sl_mime *m)
 	m->uu_scan = m->uu_open = false;
 	m->clen = m->elen = 0;
 	m->sol = false;
-	m->dtail = 0;
 	m->tap.on = m->tap.fresh = m->tap.ending = false;
 	m->tap.hn = 0;
 	memset(&m->ps, 0, sizeof(m->ps));
@@ -1043,7 +1041,8 @@ static void level_push(struct sl_mime *m, bool multipart)
 	m->nlev++;
 }
 
-static void level_pop(struct sl_mime *m)
+/* tail: the bytes that end the level, if a tapped one (see struct tap). */
+static void level_pop(struct sl_mime *m, size_t tail)
 {
 	struct level *L = &m->lev[m->nlev - 1];
 
@@ -1053,7 +1052,7 @@ static void level_pop(struct sl_mime *m)
 		m->nbound -= L->nb;
 	}
 	if (m->tap.level == m->nlev - 1)
-		tap_end(m, m->dtail);
+		tap_end(m, tail);
 	m->nlev--;
 }
 
@@ -1974,10 +1973,8 @@ static void on_delim(struct sl_mime *m, const struct dm *d)
 	close_current(m, d->level + 1 != m->nlev || !m->lev[d->level].multipart);
 	if (m->st == S_RAW)
 		return;	/* closing gave up (part limit): no structure any more */
-	m->dtail = d->elen + d->len;	/* what ends a tapped level: see struct tap */
 	while (m->nlev > d->level + 1)
-		level_pop(m);
-	m->dtail = 0;
+		level_pop(m, d->elen + d->len);
 
 	struct level *L = &m->lev[d->level];
 
@@ -2234,7 +2231,7 @@ void sl_mime_finish(struct sl_mime *m)
 	if (m->st == S_RAW)
 		close_current(m, true);
 	while (m->nlev)
-		level_pop(m);
+		level_pop(m, 0);
 	tap_after(m, NULL, 0);
 	if (!m->nest)
 		sl_ctr_inc(m->ctr, SL_CTR_MIME_MESSAGES);
