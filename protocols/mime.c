@@ -542,6 +542,26 @@ static struct reading *rd_spawn_b64(struct sl_mime *m, struct reading *from)
 	return r;
 }
 
+/* One base64 or quoted-printable (dec) decoder call over as much of p[0..n)
+ * as fits SCRATCH decoded: returns the bytes offered, *used of them taken
+ * (fewer only where a STOP-mode base64 decoder returns early: base64.h) and
+ * *on written to out. */
+static size_t bq_call(enum dec dec, struct sl_b64 *b, struct sl_qp *q, const uint8_t *p,
+		      size_t n, uint8_t *out, size_t *used, size_t *on)
+{
+	size_t k;
+
+	if (dec == D_B64) {
+		k = n < SCRATCH / 3 * 4 ? n : SCRATCH / 3 * 4;
+		*on = sl_b64_decode(b, p, k, out, used);
+	} else {
+		k = n < SCRATCH - 4 ? n : SCRATCH - 4;
+		*on = sl_qp_decode(q, p, k, out);
+		*used = k;
+	}
+	return k;
+}
+
 static size_t alt_feed(struct sl_mime *m, struct reading *r, const uint8_t *p, size_t n);
 
 static void rd_feed(struct sl_mime *m, struct reading *r, const uint8_t *p, size_t n)
@@ -564,8 +584,8 @@ static void rd_feed(struct sl_mime *m, struct reading *r, const uint8_t *p, size
 			rd_out(m, r, p, n);
 			return;
 		case D_B64:
-			k = n < SCRATCH / 3 * 4 ? n : SCRATCH / 3 * 4;
-			on = sl_b64_decode(&r->b64, p, k, o, &used);
+		case D_QP:
+			k = bq_call(r->dec, &r->b64, &r->qp, p, n, o, &used, &on);
 			rd_out(m, r, o, on);
 			if (used < k && r->b64.mode == SL_B64_STOP) {
 				/* Fed at once and whole: a continuing reading never
@@ -575,12 +595,6 @@ static void rd_feed(struct sl_mime *m, struct reading *r, const uint8_t *p, size
 				if (c)
 					rd_feed(m, c, p + used, n - used);
 			}
-			break;
-		case D_QP:
-			k = n < SCRATCH - 4 ? n : SCRATCH - 4;
-			on = sl_qp_decode(&r->qp, p, k, o);
-			used = k;
-			rd_out(m, r, o, on);
 			break;
 		default:
 			k = n < SCRATCH - SL_UU_LINE_MAX ? n : SCRATCH - SL_UU_LINE_MAX;
@@ -834,25 +848,15 @@ static const struct sl_mime_cb nest_cb = {
 static void tap_dec(struct sl_mime *m, const uint8_t *p, size_t n)
 {
 	struct tap *t = &m->tap;
-	uint8_t *o = m->scratch;
 
 	while (n) {
-		size_t k, used = 0, on;
+		size_t used, on;
+		size_t k = bq_call(t->dec, &t->b64, &t->qp, p, n, m->scratch, &used, &on);
 
-		if (t->dec == D_B64) {
-			k = n < SCRATCH / 3 * 4 ? n : SCRATCH / 3 * 4;
-			on = sl_b64_decode(&t->b64, p, k, o, &used);
-			if (!used)
-				used = k;	/* CONTINUE mode takes all; never loop */
-		} else {
-			k = n < SCRATCH - 4 ? n : SCRATCH - 4;
-			on = sl_qp_decode(&t->qp, p, k, o);
-			used = k;
-		}
 		if (on)
-			feed(t->child, o, on);
-		p += used;
-		n -= used;
+			feed(t->child, m->scratch, on);
+		p += k;	/* used == k: the tap's base64 is in CONTINUE mode */
+		n -= k;
 	}
 }
 
